@@ -1,0 +1,101 @@
+// A running VM: its vCPU threads, devices and lifecycle (run, pause, resume, stop), and the
+// VmController the control API serves.
+import type { VmController, VmDescription } from '../api/control-server.js';
+import type { VcpuThread } from '../vcpu/vcpu-thread.js';
+import type { VmConfig } from '../config/vm-config.js';
+
+export type VmState = 'running' | 'paused' | 'stopping';
+
+/** How the VM ended: code 0 when the guest rebooted or powered off. */
+export interface VmExit {
+  readonly code: number;
+  readonly reason: string;
+}
+
+/** A host resource the VM releases when it stops (sockets, files, servers). */
+export interface Closable {
+  close(): void | Promise<void>;
+}
+
+export interface VmDeviceInfo {
+  readonly kind: string;
+  readonly [key: string]: string | number | boolean;
+}
+
+export class Vm implements VmController {
+  private state: VmState = 'running';
+  private readonly vcpus: VcpuThread[] = [];
+  private readonly closables: Closable[] = [];
+  private resolveExit!: (e: VmExit) => void;
+  readonly exited: Promise<VmExit>;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    readonly config: VmConfig,
+    private readonly devices: readonly VmDeviceInfo[],
+    private readonly log: (line: string) => void,
+  ) {
+    this.exited = new Promise((resolve) => (this.resolveExit = resolve));
+  }
+
+  addVcpu(v: VcpuThread): void {
+    this.vcpus.push(v);
+  }
+
+  /** Registers something to release at stop (in reverse order of registration). */
+  own(c: Closable): void {
+    this.closables.push(c);
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.vcpus.map((v) => v.start()));
+  }
+
+  describe(): VmDescription {
+    return {
+      state: this.state,
+      vcpus: this.config.vcpus,
+      memoryMiB: this.config.memoryMiB,
+      pid: process.pid,
+      kernel: this.config.kernelPath,
+      cmdline: this.config.cmdline,
+      devices: this.devices.map((d) => ({ ...d })),
+    };
+  }
+
+  async pause(): Promise<void> {
+    if (this.state === 'stopping') throw new Error('the VM is stopping');
+    if (this.state === 'paused') return;
+    await Promise.all(this.vcpus.map((v) => v.pause()));
+    this.state = 'paused';
+  }
+
+  async resume(): Promise<void> {
+    if (this.state === 'stopping') throw new Error('the VM is stopping');
+    for (const v of this.vcpus) v.resume();
+    this.state = 'running';
+  }
+
+  /** Stops the VM as asked by the host (control API or signal): exit code 0. */
+  async stop(): Promise<void> {
+    await this.end({ code: 0, reason: 'stopped by the host' });
+  }
+
+  /** Ends the VM once, whoever asks first (guest, host, error). */
+  end(exit: VmExit): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.state = 'stopping';
+    this.stopping = (async () => {
+      await Promise.all(this.vcpus.map((v) => v.stop()));
+      for (const c of [...this.closables].reverse()) {
+        try {
+          await c.close();
+        } catch (e) {
+          this.log(`while stopping: ${e instanceof Error ? e.message : String(e)}`);
+        }
+      }
+      this.resolveExit(exit);
+    })();
+    return this.stopping;
+  }
+}

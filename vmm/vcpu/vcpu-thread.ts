@@ -1,0 +1,172 @@
+// The main thread's handle on one vCPU worker: starts it, answers its PIO/MMIO exits from the buses,
+// and parks, resumes or stops it (kicking it out of KVM_RUN with immediate_exit and a signal).
+import { Worker } from 'node:worker_threads';
+import { native } from '../../kvm-native/index.js';
+import type { Bus } from '../bus/bus.js';
+import { KvmRunView } from '../kvm/run-view.js';
+import { ACCESS, MAILBOX, SLOT, createExitChannel, type ExitChannel, type VcpuMessage, type VcpuWorkerData } from './exit-channel.js';
+
+const PROT_READ = 0x1;
+const PROT_WRITE = 0x2;
+const MAP_SHARED = 0x01;
+
+export interface VcpuThreadOptions {
+  readonly vcpuId: number;
+  readonly vcpuFd: number;
+  readonly runMmapSize: number;
+  readonly kickSignal: number;
+  readonly pio: Bus;
+  readonly mmio: Bus;
+  /** the guest ended the VM (reset, poweroff, triple fault) */
+  readonly onGuestStop: (reason: string) => void;
+  /** KVM could not go on with this vCPU */
+  readonly onError: (message: string) => void;
+  readonly log: (line: string) => void;
+}
+
+export class VcpuThread {
+  private readonly channel: ExitChannel;
+  private readonly run: KvmRunView;
+  private worker: Worker | undefined;
+  private tid = 0;
+  private parkedWaiters: (() => void)[] = [];
+  private exited: Promise<void> | undefined;
+  private unhandledLogged = 0;
+
+  constructor(private readonly opts: VcpuThreadOptions) {
+    this.channel = createExitChannel();
+    // The main thread's own mapping of this vCPU's kvm_run: used to set immediate_exit when kicking.
+    this.run = new KvmRunView(native.mmap(opts.runMmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, opts.vcpuFd, 0n));
+  }
+
+  get id(): number {
+    return this.opts.vcpuId;
+  }
+
+  /** Starts the worker; resolves once it runs (and can be kicked). */
+  start(): Promise<void> {
+    const wd: VcpuWorkerData = {
+      vcpuId: this.opts.vcpuId,
+      vcpuFd: this.opts.vcpuFd,
+      runMmapSize: this.opts.runMmapSize,
+      kickSignal: this.opts.kickSignal,
+      channel: this.channel.sab,
+    };
+    const worker = new Worker(new URL('./vcpu-worker.js', import.meta.url), { workerData: wd, stdout: false, stderr: false });
+    this.worker = worker;
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
+    return new Promise((resolve, reject) => {
+      worker.once('error', (e) => {
+        this.opts.onError(`vCPU ${this.opts.vcpuId} worker failed: ${e.message}`);
+        reject(e);
+      });
+      worker.on('message', (msg: VcpuMessage) => {
+        if (msg.type === 'started') {
+          this.tid = msg.tid;
+          resolve();
+        } else {
+          this.onMessage(msg);
+        }
+      });
+    });
+  }
+
+  private onMessage(msg: VcpuMessage): void {
+    switch (msg.type) {
+      case 'exit':
+        this.answerExit();
+        break;
+      case 'parked': {
+        const waiters = this.parkedWaiters;
+        this.parkedWaiters = [];
+        for (const w of waiters) w();
+        break;
+      }
+      case 'guest-stop':
+        this.opts.onGuestStop(msg.reason);
+        break;
+      case 'error':
+        this.opts.onError(`vCPU ${msg.vcpuId}: ${msg.message}`);
+        break;
+      case 'started':
+      case 'stopped':
+        break;
+    }
+  }
+
+  /** Serves the access waiting in the mailbox from the buses, then wakes the worker. */
+  private answerExit(): void {
+    const { ctl, data } = this.channel;
+    if (Atomics.load(ctl, SLOT.MAILBOX) !== MAILBOX.REQUEST) return;
+    const access = ctl[SLOT.ACCESS]!;
+    const addr = (ctl[SLOT.ADDR_HI]! >>> 0) * 0x1_0000_0000 + (ctl[SLOT.ADDR_LO]! >>> 0);
+    const size = Math.min(Math.max(ctl[SLOT.SIZE]!, 0), 8);
+    const bytes = data.subarray(0, size);
+    let handled: boolean;
+    try {
+      switch (access) {
+        case ACCESS.PIO_READ:
+          handled = this.opts.pio.read(addr, bytes);
+          if (!handled) bytes.fill(0xff);
+          break;
+        case ACCESS.PIO_WRITE:
+          handled = this.opts.pio.write(addr, bytes);
+          break;
+        case ACCESS.MMIO_READ:
+          handled = this.opts.mmio.read(addr, bytes);
+          if (!handled) bytes.fill(0);
+          break;
+        default:
+          handled = this.opts.mmio.write(addr, bytes);
+          break;
+      }
+    } catch (e) {
+      // A device must never take the VMM down: log and answer as if nothing was there.
+      handled = true;
+      this.opts.log(`device error at ${access <= ACCESS.PIO_WRITE ? 'port' : 'address'} 0x${addr.toString(16)}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!handled && this.unhandledLogged < 16) {
+      this.unhandledLogged++;
+      if (access >= ACCESS.MMIO_READ) this.opts.log(`vCPU ${this.opts.vcpuId}: MMIO access to unmapped address 0x${addr.toString(16)} ignored`);
+    }
+    Atomics.store(ctl, SLOT.MAILBOX, MAILBOX.RESPONSE);
+    Atomics.notify(ctl, SLOT.MAILBOX);
+  }
+
+  private kick(): void {
+    this.run.immediateExit = 1;
+    if (this.tid > 0) {
+      try {
+        native.tgkill(this.tid, this.opts.kickSignal);
+      } catch {
+        // the thread already ended
+      }
+    }
+  }
+
+  /** Parks the vCPU outside KVM_RUN; resolves once it is parked. */
+  pause(): Promise<void> {
+    const { ctl } = this.channel;
+    if (Atomics.load(ctl, SLOT.PARKED) === 1) return Promise.resolve();
+    const parked = new Promise<void>((resolve) => this.parkedWaiters.push(resolve));
+    Atomics.store(ctl, SLOT.PAUSE, 1);
+    this.kick();
+    return parked;
+  }
+
+  resume(): void {
+    const { ctl } = this.channel;
+    Atomics.store(ctl, SLOT.PAUSE, 0);
+    Atomics.notify(ctl, SLOT.PAUSE);
+  }
+
+  /** Ends the worker thread; resolves when it has exited. */
+  async stop(): Promise<void> {
+    const { ctl } = this.channel;
+    Atomics.store(ctl, SLOT.STOP, 1);
+    Atomics.notify(ctl, SLOT.PAUSE);
+    this.kick();
+    // A worker blocked in the mailbox gets its answer from the message handler; nothing else to do.
+    await this.exited;
+  }
+}
