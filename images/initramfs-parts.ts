@@ -78,21 +78,24 @@ export function moduleEntries(modulesDir: string, wanted: string[], optional: Re
   return { entries, order: order.map((m) => m.name) };
 }
 
-/** Folders for every entry's parents that `entries` does not create itself, so the archive unpacks anywhere. */
+/**
+ * Every folder first (parents before children, missing parents added), then the other entries in their order: the
+ * kernel's unpacker does not create parent folders.
+ */
 export function withParents(entries: CpioEntry[]): CpioEntry[] {
-  const have = new Set(entries.filter((e) => e.type === 'dir').map((e) => e.path.replace(/^\/+/, '')));
-  const missing: CpioEntry[] = [];
+  const norm = (p: string): string => p.replace(/^\/+/, '');
+  const dirs = new Map<string, CpioEntry>();
+  for (const e of entries) if (e.type === 'dir') dirs.set(norm(e.path), { ...e, path: norm(e.path) });
   for (const e of entries) {
-    const segs = e.path.replace(/^\/+/, '').split('/');
+    const segs = norm(e.path).split('/');
     for (let i = 1; i < segs.length; i++) {
       const d = segs.slice(0, i).join('/');
-      if (!have.has(d)) {
-        have.add(d);
-        missing.push({ type: 'dir', path: d });
-      }
+      if (!dirs.has(d)) dirs.set(d, { type: 'dir', path: d });
     }
   }
-  return [...missing.sort((a, b) => a.path.split('/').length - b.path.split('/').length), ...entries];
+  const depth = (p: string): number => p.split('/').length;
+  const sortedDirs = [...dirs.values()].sort((a, b) => depth(a.path) - depth(b.path));
+  return [...sortedDirs, ...entries.filter((e) => e.type !== 'dir')];
 }
 
 /**
