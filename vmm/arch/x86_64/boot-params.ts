@@ -85,3 +85,6 @@ export const XLF_KERNEL_64 = 0x1;
 export const KERNEL_64_ENTRY_OFFSET = 0x200;
 /** heap_end_ptr value boot loaders use when the setup area is 0x10000 bytes (0x10000 - 0x200). */
 export const HEAP_END_PTR_VALUE = 0xfe00;
+
+/** cmdline_size assumed for kernels without a setup header (x86 COMMAND_LINE_SIZE 2048, minus the NUL). */
+export const DEFAULT_CMDLINE_SIZE = 2047;
