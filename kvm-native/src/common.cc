@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -30,6 +31,12 @@ std::string ErrnoText(int err) {
 
 std::string ArgName(size_t i, const char* what) {
   return std::string("argument ") + std::to_string(i) + " (" + what + ")";
+}
+
+std::string FormatNumber(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
 }
 
 std::mutex g_mappings_mutex;

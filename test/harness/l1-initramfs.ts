@@ -9,11 +9,15 @@ import { baseEntries, busyboxEntries, moduleEntries, writeCachedArchive, LOAD_MO
 /** Console lines between L1's init and the host side; the host strips them from the output. */
 export const L1_START_MARKER = 'KQUBES-L1-START';
 export const L1_EXIT_MARKER = 'KQUBES-L1-EXIT rc=';
-/** 9p mount tags: the host's root (read-only) and the per-run shared folder mounted at /tmp inside L1. */
+/**
+ * 9p mount tags: the host's root (read-only) and the per-run shared folder, mounted inside L1 at its host path.
+ * /tmp itself is a tmpfs: unix sockets cannot be bound on 9p (listen gives ENXIO), and tests put sockets in /tmp.
+ */
 export const HOSTROOT_TAG = 'hostroot';
 export const SHARED_TMP_TAG = 'kqtmp';
-/** The script L1 runs, relative to the shared folder (so it is /tmp/<this> inside L1). */
+/** The script L1 runs, in the shared folder; the folder's path comes on the kernel command line as kq.shared=. */
 export const RUN_SCRIPT_NAME = '.kqubes-l1-run.sh';
+export const CMDLINE_SHARED = 'kq.shared';
 /** Exit code L1 reports when it could not set up the chroot (the command never ran). */
 export const L1_SETUP_FAILED_RC = 125;
 
@@ -44,10 +48,16 @@ mkdir -p /host/dev/pts /host/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
 mount -t tmpfs tmpfs /host/dev/shm
 mount -t tmpfs tmpfs /host/run
-mount -t 9p -o ${NINEP_OPTS} ${SHARED_TMP_TAG} /host/tmp || fail "cannot mount the shared folder over 9p"
+mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+shared=$(sed -n 's/.*${CMDLINE_SHARED}=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+[ -n "$shared" ] || fail "no ${CMDLINE_SHARED}= on the kernel command line"
+mkdir -p "/host$shared"
+mount -t 9p -o ${NINEP_OPTS} ${SHARED_TMP_TAG} "/host$shared" || fail "cannot mount the shared folder over 9p"
 [ -c /host/dev/kvm ] || echo "kvm-host (L1): warning: no /dev/kvm (kvm_amd did not load)"
 echo ${L1_START_MARKER}
-chroot /host /bin/sh /tmp/${RUN_SCRIPT_NAME} < /dev/null
+# Through a pipe, so that the command's stdout is not a terminal (no colours, no cursor tricks in the output).
+set -o pipefail
+chroot /host /bin/sh "$shared/${RUN_SCRIPT_NAME}" < /dev/null 2>&1 | cat
 rc=$?
 echo "${L1_EXIT_MARKER}$rc"
 poweroff -f

@@ -12,7 +12,6 @@ import {
 /** The backing image as a request sees it. */
 export interface Disk {
   readonly fd: number;
-  readonly path: string;
   readonly readOnly: boolean;
   /** capacity in 512-byte sectors */
   readonly sectors: number;
@@ -59,7 +58,7 @@ export function executeRequest(mem: GuestMemory, chain: DescriptorChain, disk: D
       }
       case VIRTIO_BLK_T_OUT: {
         if (disk.readOnly) {
-          log(`write to read-only ${disk.path} at sector ${sector} refused`);
+          log(`write at sector ${sector} refused: the image is read-only`);
           return finish(VIRTIO_BLK_S_IOERR, 0);
         }
         const pos = checkRange(disk, sector, rlen - BLK_HEADER_SIZE, log);
@@ -79,7 +78,7 @@ export function executeRequest(mem: GuestMemory, chain: DescriptorChain, disk: D
         return finish(VIRTIO_BLK_S_UNSUPP, 0);
     }
   } catch (e) {
-    log(`${disk.path}: request type ${type} at sector ${sector} failed: ${(e as Error).message}`);
+    log(`request type ${type} at sector ${sector} failed: ${(e as Error).message}`);
     return finish(VIRTIO_BLK_S_IOERR, 0);
   }
 }
@@ -87,11 +86,11 @@ export function executeRequest(mem: GuestMemory, chain: DescriptorChain, disk: D
 /** The byte position of a transfer of `len` bytes at `sector`, or null (logged) when it is malformed or out of range. */
 function checkRange(disk: Disk, sector: bigint, len: number, log: (line: string) => void): number | null {
   if (len % SECTOR_SIZE !== 0 || len > BLK_MAX_DATA_BYTES) {
-    log(`${disk.path}: data length ${len} is not a multiple of ${SECTOR_SIZE} up to ${BLK_MAX_DATA_BYTES}`);
+    log(`data length ${len} is not a multiple of ${SECTOR_SIZE} up to ${BLK_MAX_DATA_BYTES}`);
     return null;
   }
   if (sector + BigInt(len / SECTOR_SIZE) > BigInt(disk.sectors)) {
-    log(`${disk.path}: sector ${sector} + ${len / SECTOR_SIZE} is beyond capacity ${disk.sectors}`);
+    log(`sector ${sector} + ${len / SECTOR_SIZE} is beyond capacity ${disk.sectors}`);
     return null;
   }
   return Number(sector) * SECTOR_SIZE;

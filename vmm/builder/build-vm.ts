@@ -1,0 +1,110 @@
+// Turns a validated VmConfig into a running-ready Vm: guest memory and boot setup first (so bad kernels and
+// initrds fail before KVM is touched), then the KVM VM, irqchip and PIT, devices on the buses, and vCPUs.
+import fs from 'node:fs';
+import { native } from '../../kvm-native/index.js';
+import { Kvm, type VmFd } from '../kvm/kvm.js';
+import { GuestMemory } from '../memory/guest-memory.js';
+import { setupLinuxBoot, type BootInfo } from '../arch/x86_64/boot.js';
+import { guestRegions, virtioMmioAddress, virtioMmioIrq, VIRTIO_MMIO_DEVICE_SIZE, VIRTIO_MMIO_MAX_DEVICES } from '../arch/x86_64/layout.js';
+import { configureVcpu } from './vcpu-setup.js';
+import { Bus } from '../bus/bus.js';
+import { createLegacyDevices } from './legacy-devices.js';
+import { VirtioMmioTransport, mmioCmdlineArg } from '../devices/virtio/mmio/transport.js';
+import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
+import { VirtioBlock } from '../devices/virtio/blk/device.js';
+import { VirtioRng } from '../devices/virtio/rng/device.js';
+import { VirtioVsock } from '../devices/virtio/vsock/device.js';
+import { IrqLine } from '../runtime/irq.js';
+import { Vm, type VmDeviceInfo } from '../runtime/vm.js';
+import { VcpuThread } from '../vcpu/vcpu-thread.js';
+import type { VmConfig } from '../config/vm-config.js';
+
+export interface BuildOptions {
+  readonly log: (line: string) => void;
+  /** serial console on this process's stdin/stdout */
+  readonly stdio: boolean;
+}
+
+/** TSS and identity-map pages KVM needs on Intel; placed just below the 4 GiB boundary, inside the MMIO gap. */
+const KVM_TSS_ADDR = 0xfffb_d000;
+const KVM_IDENTITY_MAP_ADDR = 0xfffb_c000n;
+const KVM_PIT_SPEAKER_DUMMY = 1;
+/** SIGRTMIN + 5: the signal that kicks a vCPU thread out of KVM_RUN (glibc keeps the first two for itself). */
+const KICK_SIGNAL_OFFSET = 5;
+
+interface PlannedVirtio {
+  readonly device: VirtioDevice & { close?: () => void | Promise<void> };
+  readonly info: VmDeviceInfo;
+}
+
+function planVirtioDevices(config: VmConfig, log: (line: string) => void): PlannedVirtio[] {
+  const planned: PlannedVirtio[] = [];
+  for (const d of config.drives) planned.push({ device: new VirtioBlock({ path: d.path, readOnly: d.readOnly }, log), info: { kind: 'virtio-blk', path: d.path, readOnly: d.readOnly } });
+  planned.push({ device: new VirtioRng(log), info: { kind: 'virtio-rng' } });
+  if (config.vsock) planned.push({ device: new VirtioVsock(config.vsock, log), info: { kind: 'virtio-vsock', guestCid: config.vsock.guestCid, udsPath: config.vsock.udsPath } });
+  if (planned.length > VIRTIO_MMIO_MAX_DEVICES) throw new Error(`too many devices: at most ${VIRTIO_MMIO_MAX_DEVICES} virtio devices fit the IRQ range`);
+  return planned;
+}
+
+export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm> {
+  const { log } = opts;
+  const kernel = fs.readFileSync(config.kernelPath);
+  const initrd = config.initrdPath !== undefined ? fs.readFileSync(config.initrdPath) : undefined;
+
+  const mem = GuestMemory.create(guestRegions(config.memoryMiB * 1024 * 1024));
+  const planned = planVirtioDevices(config, log);
+  const deviceArgs = planned.map((_, i) => mmioCmdlineArg(virtioMmioAddress(i), VIRTIO_MMIO_DEVICE_SIZE, virtioMmioIrq(i)));
+  const cmdline = [config.cmdline.trim(), ...deviceArgs].filter((s) => s.length > 0).join(' ');
+  const boot: BootInfo = setupLinuxBoot(mem, { kernel, ...(initrd ? { initrd } : {}), cmdline, vcpus: config.vcpus });
+
+  const kvm = Kvm.open();
+  const vmFd: VmFd = kvm.createVm();
+  vmFd.setTssAddr(KVM_TSS_ADDR);
+  vmFd.setIdentityMapAddr(KVM_IDENTITY_MAP_ADDR);
+  vmFd.createIrqchip();
+  vmFd.createPit2(KVM_PIT_SPEAKER_DUMMY);
+  mem.regions.forEach((r, slot) => vmFd.setUserMemoryRegion(slot, r.start, r.buffer));
+
+  const infos: VmDeviceInfo[] = [{ kind: 'serial', port: 0x3f8 }, { kind: 'i8042', port: 0x60 }];
+  const vm = new Vm(config, infos, log);
+  const pio = new Bus('pio');
+  const mmio = new Bus('mmio');
+
+  const legacy = createLegacyDevices(vmFd, pio, {
+    stdio: opts.stdio,
+    onReset: () => void vm.end({ code: 0, reason: 'the guest reset the machine' }),
+    log,
+  });
+  vm.own(legacy);
+
+  planned.forEach((p, i) => {
+    const irq = new IrqLine(vmFd.fd, virtioMmioIrq(i));
+    const transport = new VirtioMmioTransport(p.device, mem, irq, log);
+    mmio.insert(transport, virtioMmioAddress(i), VIRTIO_MMIO_DEVICE_SIZE, `${p.info.kind}@${i}`);
+    infos.push({ ...p.info, mmioBase: virtioMmioAddress(i), irq: virtioMmioIrq(i) });
+    if (p.device.close) vm.own({ close: () => p.device.close!() });
+  });
+
+  const kickSignal = native.sigrtmin() + KICK_SIGNAL_OFFSET;
+  native.installNoopSignalHandler(kickSignal);
+  const supportedCpuid = kvm.supportedCpuid();
+  const runMmapSize = kvm.vcpuMmapSize();
+  for (let id = 0; id < config.vcpus; id++) {
+    const vcpu = vmFd.createVcpu(id);
+    configureVcpu(vcpu, { id, count: config.vcpus, supportedCpuid, boot });
+    vm.addVcpu(
+      new VcpuThread({
+        vcpuId: id,
+        vcpuFd: vcpu.fd,
+        runMmapSize,
+        kickSignal,
+        pio,
+        mmio,
+        log,
+        onGuestStop: (reason) => void vm.end({ code: reason === 'crash' ? 1 : 0, reason: `guest ${reason}` }),
+        onError: (message) => void vm.end({ code: 1, reason: message }),
+      }),
+    );
+  }
+  return vm;
+}
