@@ -68,7 +68,7 @@ int64_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what, int64
   // Compare as doubles first: converting an out-of-range double to int64_t is undefined behaviour.
   if (!std::isfinite(v) || std::floor(v) != v || v < static_cast<double>(min) || v > static_cast<double>(max)) {
     throw Napi::RangeError::New(info.Env(), ArgName(i, what) + " must be an integer in [" + std::to_string(min) +
-                                                ", " + std::to_string(max) + "], got " + std::to_string(v));
+                                                ", " + std::to_string(max) + "], got " + FormatNumber(v));
   }
   return static_cast<int64_t>(v);
 }

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "common.h"
+#include "kvm_abi.h"
 
 namespace kq {
 namespace {
@@ -49,35 +50,35 @@ Napi::Value GetSupportedCpuid(const Napi::CallbackInfo& info) {
   RequireArgs(info, 2);
   int fd = FdArg(info, 0, "kvmFd");
   uint32_t max = static_cast<uint32_t>(IntArg(info, 1, "maxEntries", 1, kMaxCpuidEntries));
-  size_t bytes = sizeof(kvm_cpuid2) + static_cast<size_t>(max) * sizeof(kvm_cpuid_entry2);
-  // uint64_t elements keep the buffer 8-byte aligned for the struct cast below.
+  size_t bytes = sizeof(CpuidHeader) + static_cast<size_t>(max) * sizeof(kvm_cpuid_entry2);
+  // uint64_t elements keep the buffer 8-byte aligned for the header cast below.
   std::vector<uint64_t> buf((bytes + 7) / 8, 0);
-  auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.data());
-  cpuid->nent = max;
-  // Safe: the buffer holds the header plus `max` entries, and nent tells the kernel so.
-  if (IoctlRetry(fd, KVM_GET_SUPPORTED_CPUID, reinterpret_cast<unsigned long>(cpuid)) < 0) {
+  auto* header = reinterpret_cast<CpuidHeader*>(buf.data());
+  header->nent = max;
+  // Safe: the buffer holds the header plus `max` entries (C layout), and nent tells the kernel so.
+  if (IoctlRetry(fd, kKvmGetSupportedCpuid, reinterpret_cast<unsigned long>(header)) < 0) {
     ThrowErrno(info.Env(), "KVM_GET_SUPPORTED_CPUID", errno);
   }
   // The kernel lowers nent to the count it filled; never trust it past what we allocated.
-  uint32_t nent = cpuid->nent <= max ? cpuid->nent : max;
-  return CopyOut(info.Env(), cpuid, sizeof(kvm_cpuid2) + static_cast<size_t>(nent) * sizeof(kvm_cpuid_entry2));
+  uint32_t nent = header->nent <= max ? header->nent : max;
+  return CopyOut(info.Env(), header, sizeof(CpuidHeader) + static_cast<size_t>(nent) * sizeof(kvm_cpuid_entry2));
 }
 
 Napi::Value GetMsrIndexList(const Napi::CallbackInfo& info) {
   RequireArgs(info, 1);
   int fd = FdArg(info, 0, "kvmFd");
   // First call with nmsrs = 0: the kernel answers E2BIG and stores the count it needs.
-  kvm_msr_list probe{};
+  MsrListHeader probe{};
   // Safe: with nmsrs 0 the kernel writes only the header, which `probe` holds.
-  int r = IoctlRetry(fd, KVM_GET_MSR_INDEX_LIST, reinterpret_cast<unsigned long>(&probe));
+  int r = IoctlRetry(fd, kKvmGetMsrIndexList, reinterpret_cast<unsigned long>(&probe));
   if (r < 0 && errno != E2BIG) ThrowErrno(info.Env(), "KVM_GET_MSR_INDEX_LIST", errno);
   uint32_t n = probe.nmsrs;
   if (n > kMaxMsrIndices) ThrowErrno(info.Env(), "KVM_GET_MSR_INDEX_LIST", E2BIG);
   std::vector<uint32_t> buf(1 + static_cast<size_t>(n), 0);
-  auto* list = reinterpret_cast<kvm_msr_list*>(buf.data());
+  auto* list = reinterpret_cast<MsrListHeader*>(buf.data());
   list->nmsrs = n;
-  // Safe: the buffer holds the header plus n indices, and nmsrs tells the kernel so.
-  if (IoctlRetry(fd, KVM_GET_MSR_INDEX_LIST, reinterpret_cast<unsigned long>(list)) < 0) {
+  // Safe: the buffer holds the 4-byte header plus n u32 indices (C layout), and nmsrs tells the kernel so.
+  if (IoctlRetry(fd, kKvmGetMsrIndexList, reinterpret_cast<unsigned long>(list)) < 0) {
     ThrowErrno(info.Env(), "KVM_GET_MSR_INDEX_LIST", errno);
   }
   uint32_t got = list->nmsrs <= n ? list->nmsrs : n;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common.h"
+#include "kvm_abi.h"
 
 namespace kq {
 namespace {
@@ -71,17 +72,19 @@ Napi::Value SetLapic(const Napi::CallbackInfo& info) {
 }
 
 // Copies a variable-length struct (u32 count at offset 0, then count entries of `entrySize`
-// bytes after an 8-byte header) into an 8-byte-aligned buffer, after checking that the count
-// matches the byte length. Returns the buffer and stores the count.
-std::vector<uint64_t> CopyCounted(const Napi::CallbackInfo& info, size_t i, const char* what, size_t entrySize,
-                                  uint32_t* count) {
+// bytes after a `headerSize`-byte header) into an 8-byte-aligned buffer, after checking that the
+// count matches the byte length. Returns the buffer and stores the count.
+std::vector<uint64_t> CopyCounted(const Napi::CallbackInfo& info, size_t i, const char* what, size_t headerSize,
+                                  size_t entrySize, uint32_t* count) {
   Napi::Uint8Array bytes = BytesArg(info, i, what);
   size_t len = bytes.ByteLength();
-  if (len < 8) throw Napi::RangeError::New(info.Env(), std::string(what) + " must be at least 8 bytes");
+  if (len < headerSize) {
+    throw Napi::RangeError::New(info.Env(), std::string(what) + " must be at least " + std::to_string(headerSize) + " bytes");
+  }
   uint32_t n = 0;
-  // Safe: len >= 8, so the first 4 bytes exist; memcpy avoids an unaligned read.
+  // Safe: len >= headerSize >= 4, so the first 4 bytes exist; memcpy avoids an unaligned read.
   std::memcpy(&n, bytes.Data(), sizeof n);
-  if ((len - 8) % entrySize != 0 || (len - 8) / entrySize != n) {
+  if ((len - headerSize) % entrySize != 0 || (len - headerSize) / entrySize != n) {
     throw Napi::RangeError::New(info.Env(), std::string(what) + ": count " + std::to_string(n) +
                                                 " does not match byte length " + std::to_string(len));
   }
@@ -96,9 +99,9 @@ Napi::Value SetCpuid2(const Napi::CallbackInfo& info) {
   RequireArgs(info, 2);
   int fd = FdArg(info, 0, "vcpuFd");
   uint32_t n = 0;
-  std::vector<uint64_t> buf = CopyCounted(info, 1, "cpuid", sizeof(kvm_cpuid_entry2), &n);
+  std::vector<uint64_t> buf = CopyCounted(info, 1, "cpuid", sizeof(CpuidHeader), sizeof(kvm_cpuid_entry2), &n);
   // Safe: buf holds the header plus exactly nent entries (checked by CopyCounted).
-  if (IoctlRetry(fd, KVM_SET_CPUID2, reinterpret_cast<unsigned long>(buf.data())) < 0) {
+  if (IoctlRetry(fd, kKvmSetCpuid2, reinterpret_cast<unsigned long>(buf.data())) < 0) {
     ThrowErrno(info.Env(), "KVM_SET_CPUID2", errno);
   }
   return info.Env().Undefined();
@@ -110,7 +113,7 @@ Napi::Value Msrs(const Napi::CallbackInfo& info, unsigned long request, const ch
   RequireArgs(info, 2);
   int fd = FdArg(info, 0, "vcpuFd");
   uint32_t n = 0;
-  std::vector<uint64_t> buf = CopyCounted(info, 1, "msrs", sizeof(kvm_msr_entry), &n);
+  std::vector<uint64_t> buf = CopyCounted(info, 1, "msrs", sizeof(MsrsHeader), sizeof(kvm_msr_entry), &n);
   // Safe: buf holds the header plus exactly nmsrs entries (checked by CopyCounted).
   int r = IoctlRetry(fd, request, reinterpret_cast<unsigned long>(buf.data()));
   if (r < 0) ThrowErrno(info.Env(), name, errno);
@@ -120,8 +123,8 @@ Napi::Value Msrs(const Napi::CallbackInfo& info, unsigned long request, const ch
   return Napi::Number::New(info.Env(), r);
 }
 
-Napi::Value GetMsrs(const Napi::CallbackInfo& info) { return Msrs(info, KVM_GET_MSRS, "KVM_GET_MSRS"); }
-Napi::Value SetMsrs(const Napi::CallbackInfo& info) { return Msrs(info, KVM_SET_MSRS, "KVM_SET_MSRS"); }
+Napi::Value GetMsrs(const Napi::CallbackInfo& info) { return Msrs(info, kKvmGetMsrs, "KVM_GET_MSRS"); }
+Napi::Value SetMsrs(const Napi::CallbackInfo& info) { return Msrs(info, kKvmSetMsrs, "KVM_SET_MSRS"); }
 
 Napi::Value GetMpState(const Napi::CallbackInfo& info) {
   RequireArgs(info, 1);

@@ -205,11 +205,16 @@ t.test('a VmController returning an invalid description yields an error answer, 
 t.test('calls waiting when the server goes away reject; connecting to nothing rejects', async (t) => {
   const socketPath = await tempSocketPath(t);
   const vm = new RecordingVm();
-  vm.stop = () => new Promise<void>(() => undefined); // never finishes
+  let reached: () => void = () => undefined;
+  const stopReached = new Promise<void>((r) => (reached = r));
+  vm.stop = () => {
+    reached();
+    return new Promise<void>(() => undefined); // never finishes
+  };
   const server = await startControlServer(socketPath, vm);
   const client = await ControlClient.connect(socketPath);
   const waiting = t.rejects(client.call('stop'), { name: 'ControlCallError', message: 'control stop: connection closed' });
-  await new Promise((r) => setTimeout(r, 20));
+  await stopReached;
   await server.close();
   await waiting;
   await t.rejects(client.call('describe'), ControlCallError);

@@ -198,11 +198,14 @@ t.test('config space: 1, 2 and 4-byte accesses, other widths ignored, generation
 
 t.test('reset: status 0 resets the device, queues, features and interrupts', async (t) => {
   const probe = new ProbeDevice();
-  const { drv, transport } = fixture(probe);
+  const { drv, transport, logs } = fixture(probe);
   drv.init({ queueSizes: [16] });
   t.equal(probe.resets, 0);
   drv.status = 0;
   t.equal(probe.resets, 1);
+  drv.writeReg(MmioReg.QUEUE_SEL, 0);
+  drv.writeReg(MmioReg.QUEUE_READY, 0);
+  t.same(logs, [], 'clearing QueueReady after reset (Linux vm_del_vq) is a quiet no-op');
   t.equal(drv.status, 0);
   t.equal(transport.queues[0]!.ready, false);
   t.equal(transport.queues[0]!.size, 16);

@@ -2,7 +2,8 @@
 // initrds fail before KVM is touched), then the KVM VM, irqchip and PIT, devices on the buses, and vCPUs.
 import fs from 'node:fs';
 import { native } from '../../kvm-native/index.js';
-import { Kvm, type VmFd } from '../kvm/kvm.js';
+import { Kvm } from '../kvm/kvm.js';
+import type { VmFd } from '../kvm/vm.js';
 import { GuestMemory } from '../memory/guest-memory.js';
 import { setupLinuxBoot, type BootInfo } from '../arch/x86_64/boot.js';
 import { guestRegions, virtioMmioAddress, virtioMmioIrq, VIRTIO_MMIO_DEVICE_SIZE, VIRTIO_MMIO_MAX_DEVICES } from '../arch/x86_64/layout.js';

@@ -1,6 +1,7 @@
 // A running VM: its vCPU threads, devices and lifecycle (run, pause, resume, stop), and the
 // VmController the control API serves.
-import type { VmController, VmDescription } from '../api/control-server.js';
+import type { VmController } from '../api/control-server.js';
+import type { VmDescription } from '../api/protocol.js';
 import type { VcpuThread } from '../vcpu/vcpu-thread.js';
 import type { VmConfig } from '../config/vm-config.js';
 

@@ -27,7 +27,6 @@ export interface VcpuThreadOptions {
 export class VcpuThread {
   private readonly channel: ExitChannel;
   private readonly run: KvmRunView;
-  private worker: Worker | undefined;
   private tid = 0;
   private parkedWaiters: (() => void)[] = [];
   private exited: Promise<void> | undefined;
@@ -53,7 +52,6 @@ export class VcpuThread {
       channel: this.channel.sab,
     };
     const worker = new Worker(new URL('./vcpu-worker.js', import.meta.url), { workerData: wd, stdout: false, stderr: false });
-    this.worker = worker;
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     return new Promise((resolve, reject) => {
       worker.once('error', (e) => {

@@ -9,13 +9,21 @@ export const AML_BYTE_PREFIX = 0x0a;
 export const AML_WORD_PREFIX = 0x0b;
 export const AML_DWORD_PREFIX = 0x0c;
 export const AML_PACKAGE_OP = 0x12;
+export const AML_STRING_PREFIX = 0x0d;
+export const AML_BUFFER_OP = 0x11;
+export const AML_EXT_OP_PREFIX = 0x5b;
+/** DeviceOp is ExtOpPrefix followed by this byte. */
+export const AML_DEVICE_OP = 0x82;
+/** NameString prefixes: the root ('\\') and a path of two NameSegs. */
+export const AML_ROOT_CHAR = 0x5c;
+export const AML_DUAL_NAME_PREFIX = 0x2e;
 
 /** Largest PkgLength: 28 bits (a lead byte with a 4-bit nibble and three more bytes). */
 export const AML_MAX_PKG_LENGTH = 0x0fff_ffff;
 /** Largest element count of a Package (NumElements is one byte). */
 export const AML_MAX_PACKAGE_ELEMENTS = 255;
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
+export function concat(parts: readonly Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let off = 0;
   for (const p of parts) {
@@ -71,7 +79,40 @@ export function amlPackage(elements: readonly Uint8Array[]): Uint8Array {
   return concat([Uint8Array.of(AML_PACKAGE_OP), amlPkgLength(content.length), content]);
 }
 
-/** DefName: NameOp NameString DataRefObject, for a name in the current (here: root) scope. */
+/** DefName: NameOp NameString DataRefObject. */
 export function amlName(name: string, value: Uint8Array): Uint8Array {
-  return concat([Uint8Array.of(AML_NAME_OP), amlNameSeg(name), value]);
+  return concat([Uint8Array.of(AML_NAME_OP), amlNameString(name), value]);
+}
+
+/**
+ * A NameString: "_S5_" (one NameSeg, relative), "\\_S5_" (rooted) or "\\_SB_.V000" (rooted, two segments).
+ */
+export function amlNameString(path: string): Uint8Array {
+  const rooted = path.startsWith('\\');
+  const segs = (rooted ? path.slice(1) : path).split('.');
+  if (segs.length > 2) throw new AcpiError(`AML name path "${path}" has more than two segments`);
+  const parts = segs.map(amlNameSeg);
+  return concat([
+    rooted ? Uint8Array.of(AML_ROOT_CHAR) : new Uint8Array(0),
+    parts.length === 2 ? Uint8Array.of(AML_DUAL_NAME_PREFIX) : new Uint8Array(0),
+    ...parts,
+  ]);
+}
+
+/** A String data object: printable ASCII, NUL-terminated. */
+export function amlString(text: string): Uint8Array {
+  if (!/^[\x01-\x7f]*$/.test(text)) throw new AcpiError(`AML string "${text}" is not ASCII`);
+  return concat([Uint8Array.of(AML_STRING_PREFIX), Uint8Array.from(text, (c) => c.charCodeAt(0)), Uint8Array.of(0)]);
+}
+
+/** DefBuffer: BufferOp PkgLength BufferSize ByteList, with the size given as an Integer. */
+export function amlBuffer(data: Uint8Array): Uint8Array {
+  const content = concat([amlInteger(data.length), data]);
+  return concat([Uint8Array.of(AML_BUFFER_OP), amlPkgLength(content.length), content]);
+}
+
+/** DefDevice: ExtOpPrefix DeviceOp PkgLength NameString TermList. */
+export function amlDevice(path: string, terms: readonly Uint8Array[]): Uint8Array {
+  const content = concat([amlNameString(path), ...terms]);
+  return concat([Uint8Array.of(AML_EXT_OP_PREFIX, AML_DEVICE_OP), amlPkgLength(content.length), content]);
 }

@@ -1,7 +1,7 @@
 // writeAcpiTables: builds RSDP, XSDT, FADT, DSDT and MADT and places them in the guest's BIOS area below 1 MiB.
 import type { GuestMemory } from '../../../memory/guest-memory.js';
 import { MAX_VCPUS } from '../layout.js';
-import { buildDsdt } from './dsdt.js';
+import { type AcpiVirtioMmioDevice, buildDsdt } from './dsdt.js';
 import { AcpiError } from './errors.js';
 import { buildFadt } from './fadt.js';
 import { ACPI_AREA_END, ACPI_AREA_START, ACPI_TABLE_ALIGN, RSDP_ADDR } from './layout.js';
@@ -12,6 +12,8 @@ import { buildXsdt } from './xsdt.js';
 export interface AcpiConfig {
   /** number of vCPUs; vCPU i has APIC id i */
   readonly vcpus: number;
+  /** virtio-mmio devices to describe in the DSDT (index i becomes \\_SB_.V00i); none when absent */
+  readonly virtioMmio?: readonly AcpiVirtioMmioDevice[];
 }
 
 /** Where each table went (guest-physical addresses), and the end of the used part of the area. */
@@ -49,7 +51,7 @@ export function writeAcpiTables(mem: GuestMemory, cfg: AcpiConfig): AcpiLayout {
     next = alignUp(addr + table.length, ACPI_TABLE_ALIGN);
     return addr;
   };
-  const dsdtAddr = place('DSDT', buildDsdt());
+  const dsdtAddr = place('DSDT', buildDsdt(cfg.virtioMmio ?? []));
   const fadtAddr = place('FADT', buildFadt(dsdtAddr));
   const madtAddr = place('MADT', buildMadt(cfg.vcpus));
   const xsdtAddr = place('XSDT', buildXsdt([fadtAddr, madtAddr]));

@@ -199,6 +199,8 @@ export class VirtioMmioTransport implements BusDevice {
   private writeQueueRegister(offset: number, value: number): void {
     const q = this.selectedQueue();
     const s = this.status;
+    // Linux's vm_del_vq clears QueueReady after the reset, when queues are already not ready: a no-op, not an error
+    if (offset === MmioReg.QUEUE_READY && value === 0 && (!q || !q.ready)) return;
     if (!q || !(s & VIRTIO_STATUS_FEATURES_OK) || s & (VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FAILED)) {
       this.log(`${this.name}: queue register 0x${offset.toString(16)} written for queue ${this.queueSel} in status 0x${s.toString(16)}; ignored`);
       return;

@@ -1,12 +1,12 @@
 // The virtio-vsock device: config space, the rx/tx/event queues, and the muxer that bridges streams to Unix sockets.
 import type { GuestMemory } from '../../../memory/guest-memory.js';
-import { readChain, writableLength, writeChain } from '../chain-io.js';
+import { chainSegments, readChain, segmentsLength, sliceSegments, writeSegments } from '../chain-io.js';
 import { VIRTIO_F_VERSION_1, VIRTIO_ID_VSOCK } from '../constants.js';
 import { QueueError, type Queue } from '../queue.js';
 import type { ActivateContext, VirtioDevice, VirtioInterrupt } from '../virtio-device.js';
 import { VsockMuxer, type VsockMuxerOptions } from './muxer.js';
 import {
-  VSOCK_HDR_SIZE, VSOCK_MAX_GUEST_CID, VSOCK_MAX_PAYLOAD, VSOCK_MIN_GUEST_CID, VsockPacketError, decodePacket, encodePacket,
+  VSOCK_HDR_SIZE, VSOCK_MAX_GUEST_CID, VSOCK_MAX_PAYLOAD, VSOCK_MIN_GUEST_CID, VsockPacketError, decodePacket, encodeHeader,
 } from './packet.js';
 import { rateLimitedLog, type LogFn } from './rate-limited-log.js';
 
@@ -155,7 +155,8 @@ export class VirtioVsock implements VirtioDevice {
       while (this.muxer.hasPendingRx()) {
         const chain = a.rx.pop(a.mem);
         if (!chain) break; // no buffers: data stays in the Unix sockets (they pause when their small hold is full)
-        const room = writableLength(chain);
+        const segments = chainSegments(chain, true);
+        const room = segmentsLength(segments);
         if (room < VSOCK_HDR_SIZE) {
           this.log(`virtio-vsock: rx buffer ${chain.head} holds ${room} bytes, less than a header; returned empty`);
           a.rx.addUsed(a.mem, chain.head, 0);
@@ -167,8 +168,10 @@ export class VirtioVsock implements VirtioDevice {
           a.rx.undoPop();
           break;
         }
-        const written = writeChain(a.mem, chain, encodePacket(pkt.hdr, pkt.payload));
-        a.rx.addUsed(a.mem, chain.head, written);
+        // Header, then payload straight from the socket's chunk: no intermediate packet buffer.
+        writeSegments(a.mem, segments, encodeHeader(pkt.hdr));
+        writeSegments(a.mem, sliceSegments(segments, VSOCK_HDR_SIZE, pkt.payload.length), pkt.payload);
+        a.rx.addUsed(a.mem, chain.head, VSOCK_HDR_SIZE + pkt.payload.length);
         used++;
       }
     } catch (e) {
