@@ -4,7 +4,9 @@ import { Worker } from 'node:worker_threads';
 import t, { type Test } from 'tap';
 import { native } from '../../kvm-native/index.js';
 import { Kvm } from '../../vmm/kvm/kvm.js';
-import { EFD_CLOEXEC, EFD_NONBLOCK, KVM_API_VERSION, KVM_CAP, KVM_EXIT, RUN_INTERRUPTED } from '../../vmm/kvm/constants.js';
+import {
+  EFD_CLOEXEC, EFD_NONBLOCK, KVM_API_VERSION, KVM_CAP, KVM_EXIT, KVM_MP_STATE, KVM_PIT_SPEAKER_DUMMY, RUN_INTERRUPTED,
+} from '../../vmm/kvm/constants.js';
 import type { VcpuExit } from '../../vmm/kvm/exit.js';
 import { Asm, TINY_CODE_ADDR, TINY_MMIO_ADDR, tinyGuest } from '../helpers/tiny-guest.js';
 
@@ -12,6 +14,7 @@ const COM1 = 0x3f8;
 const IOEVENT_PORT = 0x500;
 const IN_PORT = 0x60;
 const ECHO_PORT = 0x80;
+const MSR_IA32_SYSENTER_CS = 0x174;
 
 if (!fs.existsSync('/dev/kvm')) {
   t.plan(0, 'no /dev/kvm here: run this tier with `npm run kvm-host -- npx tap dist/test/kvm/kvm-basics.test.js`');
@@ -200,6 +203,47 @@ function run(): void {
     t.equal(await b.rc, RUN_INTERRUPTED, 'KVM_RUN returned EINTR after immediate_exit + kick');
     await b.worker.terminate();
     run.immediateExit = 0;
+  });
+
+  t.test('VM setup and vCPU state round trips: cpuid, msrs, fpu, sregs, lapic, mp state, irqs', async (t) => {
+    const kvm = Kvm.open();
+    const vm = kvm.createVm();
+    vm.setTssAddr(0xfffb_d000);
+    vm.setIdentityMapAddr(0xfffb_c000);
+    vm.createIrqchip();
+    vm.createPit2(KVM_PIT_SPEAKER_DUMMY);
+    const vcpu = vm.createVcpu(0);
+    t.teardown(() => {
+      vcpu.close();
+      vm.close();
+      kvm.close();
+    });
+    vcpu.setCpuid2(kvm.supportedCpuid());
+    t.equal(vcpu.setMsrs([{ index: MSR_IA32_SYSENTER_CS, data: 0x10n }]), 1, 'one MSR written');
+    t.same(vcpu.getMsrs([MSR_IA32_SYSENTER_CS]), [{ index: MSR_IA32_SYSENTER_CS, data: 0x10n }]);
+    const fpu = vcpu.getFpu();
+    vcpu.setFpu({ ...fpu, fcw: 0x37f, mxcsr: 0x1f80 });
+    const fpu2 = vcpu.getFpu();
+    t.same([fpu2.fcw, fpu2.mxcsr], [0x37f, 0x1f80]);
+    const sregs = vcpu.getSregs();
+    sregs.cr8 = 0n;
+    sregs.ds = { ...sregs.ds, base: 0x12340n, selector: 0x1234 };
+    vcpu.setSregs(sregs);
+    const sregs2 = vcpu.getSregs();
+    t.same([sregs2.ds.base, sregs2.ds.selector], [0x12340n, 0x1234]);
+    const lapic = vcpu.getLapic();
+    t.equal(lapic.length, 1024);
+    vcpu.setLapic(lapic);
+    t.equal(vcpu.getMpState(), KVM_MP_STATE.RUNNABLE, 'the BSP starts runnable');
+    vcpu.setMpState(KVM_MP_STATE.RUNNABLE);
+    vm.irqLine(4, 1);
+    vm.irqLine(4, 0);
+    const efd = native.eventfd(0, EFD_CLOEXEC);
+    t.teardown(() => native.close(efd));
+    vm.irqfd(efd, 5);
+    vm.unregisterIrqfd(efd, 5);
+    t.throws(() => native.vcpuSetCpuid2(vcpu.fd, new Uint8Array(8 + 39)), RangeError, 'cpuid length not 8 + n*40');
+    t.throws(() => vm.setUserMemoryRegion(1, 0x10_0000, new ArrayBuffer(4096)), TypeError, 'only mmap() memory can back a slot');
   });
 
   t.test('addon errors carry errno names and the ioctl', async (t) => {

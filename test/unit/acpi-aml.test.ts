@@ -1,8 +1,9 @@
-// AML encodings, checked byte by byte against the ACPI 6.5 grammar (chapter 20): \_S5_ and virtio-mmio devices.
+// AML encodings, checked byte by byte against the ACPI 6.5 grammar (chapter 20): \_S5_, COM1, i8042, virtio-mmio.
 import t from 'tap';
 import {
   amlBuffer,
   amlDevice,
+  amlEisaId,
   amlInteger,
   amlName,
   amlNameSeg,
@@ -11,7 +12,7 @@ import {
   amlPkgLength,
   amlString,
 } from '../../vmm/arch/x86_64/acpi/aml.js';
-import { buildDsdt, s5Aml, virtioMmioAml } from '../../vmm/arch/x86_64/acpi/dsdt.js';
+import { buildDsdt, com1Aml, i8042Aml, s5Aml, virtioMmioAml } from '../../vmm/arch/x86_64/acpi/dsdt.js';
 import { AcpiError } from '../../vmm/arch/x86_64/acpi/errors.js';
 
 const bytes = (...b: number[]): Uint8Array => Uint8Array.from(b);
@@ -34,13 +35,39 @@ t.test('Name (_S5_, Package () { 5, 0, 0, 0 }) encodes as the spec says', async 
   );
 });
 
-t.test('the DSDT is a header plus exactly the \\_S5_ object, checksummed', async (t) => {
+t.test('the DSDT is a header plus \\_S5_, COM1 and the i8042 by default, checksummed', async (t) => {
   const dsdt = buildDsdt();
   t.equal(String.fromCharCode(...dsdt.subarray(0, 4)), 'DSDT');
   t.equal(new DataView(dsdt.buffer).getUint32(4, true), dsdt.length);
   t.equal(dsdt[8], 2, 'revision 2: 64-bit integers');
-  t.same(dsdt.subarray(36), s5Aml());
+  t.same(dsdt.subarray(36), bytes(...s5Aml(), ...com1Aml(), ...i8042Aml()));
   t.equal(dsdt.reduce((s, x) => (s + x) & 0xff, 0), 0);
+  t.same(buildDsdt({ serial: false, i8042: false }).subarray(36), s5Aml(), 'only \\_S5_ when the legacy devices are left out');
+});
+
+t.test('EISA ids pack three letters and four hex digits', async (t) => {
+  t.same(amlEisaId('PNP0501'), bytes(0x0c, 0x41, 0xd0, 0x05, 0x01), 'PNP0501 = 0x0105D041');
+  t.same(amlEisaId('PNP0303'), bytes(0x0c, 0x41, 0xd0, 0x03, 0x03), 'PNP0303 = 0x0303D041');
+  t.same(amlEisaId('PNP0A03'), bytes(0x0c, 0x41, 0xd0, 0x0a, 0x03), 'PNP0A03 = 0x030AD041');
+  for (const bad of ['PNP050', 'pnp0501', 'PN00501', 'PNP05G1']) t.throws(() => amlEisaId(bad), AcpiError, bad);
+});
+
+t.test('COM1 and the i8042: PNP ids, fixed I/O ports and their ISA IRQ as an edge GSI', async (t) => {
+  const io = (base: number, len: number) => [0x47, 0x01, base & 0xff, base >> 8, base & 0xff, base >> 8, 0x01, len];
+  const irq = (n: number) => [0x89, 0x06, 0x00, 0x03, 0x01, n, 0x00, 0x00, 0x00];
+  const crs = (...descs: number[][]) => {
+    const list = [...descs.flat(), 0x79, 0x00];
+    return [0x08, ...ch('_CRS'), 0x11, 3 + list.length, 0x0a, list.length, ...list];
+  };
+  const device = (name: string, terms: number[]) => {
+    const body = [0x5c, 0x2e, ...ch('_SB_'), ...ch(name), ...terms];
+    return bytes(0x5b, 0x82, body.length + 1, ...body);
+  };
+  t.same(
+    com1Aml(),
+    device('COM1', [0x08, ...ch('_HID'), 0x0c, 0x41, 0xd0, 0x05, 0x01, 0x08, ...ch('_UID'), 0x00, ...crs(io(0x3f8, 8), irq(4))]),
+  );
+  t.same(i8042Aml(), device('PS2_', [0x08, ...ch('_HID'), 0x0c, 0x41, 0xd0, 0x03, 0x03, ...crs(io(0x60, 1), io(0x64, 1), irq(1))]));
 });
 
 t.test('integers use the shortest encoding', async (t) => {
@@ -110,7 +137,9 @@ t.test('a virtio-mmio device: LNRO0005 with its window and edge/high GSI in _CRS
   ];
   const name = bytes(0x5c, 0x2e, ...ch('_SB_'), ...ch('V001'));
   const body = [...name, ...terms.flatMap((x) => [...x])];
-  t.same(aml, bytes(0x5b, 0x82, body.length + 1, ...body));
+  t.ok(body.length + 1 > 63, 'long enough to need the two-byte PkgLength');
+  const total = body.length + 2;
+  t.same(aml, bytes(0x5b, 0x82, 0x40 | (total & 0x0f), total >> 4, ...body));
   t.throws(() => virtioMmioAml(0, { base: 0xd000_0000, size: 0x1000, irq: 24 }), AcpiError, 'IRQ past the IO-APIC');
   t.throws(() => virtioMmioAml(0, { base: 2 ** 32, size: 0x1000, irq: 5 }), AcpiError, 'base past 32 bits');
 });
@@ -120,7 +149,7 @@ t.test('the DSDT holds \\_S5_ then one device per virtio-mmio window, in order',
     { base: 0xd000_0000, size: 0x1000, irq: 5 },
     { base: 0xd000_1000, size: 0x1000, irq: 6 },
   ];
-  const dsdt = buildDsdt(devs);
+  const dsdt = buildDsdt({ serial: false, i8042: false, virtioMmio: devs });
   const want = [...s5Aml(), ...virtioMmioAml(0, devs[0]!), ...virtioMmioAml(1, devs[1]!)];
   t.same(dsdt.subarray(36), bytes(...want));
   t.equal(dsdt.reduce((s, x) => (s + x) & 0xff, 0), 0);

@@ -1,7 +1,10 @@
 // The ACPI sleep registers: only SLP_EN with SLP_TYP=5 (S5) on the control register powers off; reads are 0.
 import t from 'tap';
+import { Bus } from '../../vmm/bus/bus.js';
+import { ACPI_SLEEP_CONTROL_PORT, ACPI_SLEEP_STATUS_PORT } from '../../vmm/arch/x86_64/acpi/layout.js';
 import {
   AcpiSleepControl,
+  insertAcpiSleepControl,
   SLEEP_CONTROL_OFFSET,
   SLEEP_STATUS_OFFSET,
   SLP_EN,
@@ -57,4 +60,18 @@ t.test('reads return 0 at any offset and width (WAK_STS never set)', async (t) =
       t.same(d, new Uint8Array(w), `offset ${off} width ${w}`);
     }
   }
+});
+
+t.test('mapped on the PIO bus at the ports the FADT advertises', async (t) => {
+  let n = 0;
+  const pio = new Bus('pio');
+  insertAcpiSleepControl(pio, new AcpiSleepControl({ onPowerOff: () => n++ }));
+  t.ok(pio.write(ACPI_SLEEP_STATUS_PORT, Uint8Array.of(WAK_STS)), 'status port claimed');
+  t.equal(n, 0);
+  t.ok(pio.write(ACPI_SLEEP_CONTROL_PORT, Uint8Array.of(0x34)), 'control port claimed');
+  t.equal(n, 1, "Linux's S5 byte at 0x600 powers off");
+  const d = Uint8Array.of(0xff);
+  t.ok(pio.read(ACPI_SLEEP_STATUS_PORT, d));
+  t.same(d, Uint8Array.of(0), 'status reads 0');
+  t.notOk(pio.write(ACPI_SLEEP_CONTROL_PORT + 2, Uint8Array.of(0x34)), 'nothing claimed past the two ports');
 });

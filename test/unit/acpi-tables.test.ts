@@ -165,3 +165,17 @@ t.test('bad vCPU counts and too little guest RAM are refused with AcpiError', as
   t.throws(() => writeAcpiTables(guest(), { vcpus: 1.5 }), AcpiError);
   t.throws(() => writeAcpiTables(guest(512 * 1024), { vcpus: 1 }), AcpiError, 'RAM ends below the BIOS area');
 });
+
+t.test('virtio-mmio devices and the legacy devices reach the DSDT', async (t) => {
+  const mem = guest();
+  const plain = writeAcpiTables(mem, { vcpus: 1, serial: false, i8042: false });
+  const plainLen = mem.readU32(plain.dsdtAddr + 4);
+  const mem2 = guest();
+  const l = writeAcpiTables(mem2, { vcpus: 1, virtioMmio: [{ base: 0xd000_0000, size: 0x1000, irq: 5 }] });
+  const dsdt = table(t, mem2, l.dsdtAddr, 'DSDT');
+  const text = ascii(dsdt);
+  t.ok(text.includes('LNRO0005'), 'virtio-mmio hardware id');
+  t.ok(text.includes('COM1') && text.includes('PS2_'), 'legacy devices described by default');
+  t.ok(dsdt.length > plainLen, 'bigger than the \\_S5_-only DSDT');
+  follow(t, mem2);
+});

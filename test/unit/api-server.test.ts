@@ -220,3 +220,8 @@ t.test('calls waiting when the server goes away reject; connecting to nothing re
   await t.rejects(client.call('describe'), ControlCallError);
   await t.rejects(ControlClient.connect(socketPath), { message: /cannot connect: ENOENT/ });
 });
+
+t.test('a socket path too long for sun_path is refused up front', async (t) => {
+  const dir = path.dirname(await tempSocketPath(t));
+  await t.rejects(startControlServer(path.join(dir, 'x'.repeat(120)), new RecordingVm()), { message: /path too long for a unix socket/ });
+});

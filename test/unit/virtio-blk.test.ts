@@ -8,7 +8,7 @@ import { GuestAddress, GuestMemory } from '../../vmm/memory/guest-memory.js';
 import { VirtioMmioTransport } from '../../vmm/devices/virtio/mmio/transport.js';
 import { VirtioBlock } from '../../vmm/devices/virtio/blk/device.js';
 import {
-  VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH,
+  BLK_MAX_DATA_BYTES, VIRTIO_BLK_F_FLUSH, VIRTIO_BLK_F_RO, VIRTIO_BLK_S_IOERR, VIRTIO_BLK_S_OK, VIRTIO_BLK_S_UNSUPP, VIRTIO_BLK_T_FLUSH,
   VIRTIO_BLK_T_GET_ID, VIRTIO_BLK_T_IN, VIRTIO_BLK_T_OUT,
 } from '../../vmm/devices/virtio/blk/protocol.js';
 import { VIRTIO_F_VERSION_1, VIRTIO_ID_BLOCK, VIRTIO_RING_F_INDIRECT_DESC } from '../../vmm/devices/virtio/constants.js';
@@ -30,13 +30,13 @@ function patternImage(name: string, bytes = SECTORS * 512): string {
   return p;
 }
 
-function setup(image: string, readOnly: boolean, id?: string, features?: bigint) {
-  const mem = GuestMemory.forTest([{ start: GuestAddress(0), size: RAM }]);
+function setup(image: string, readOnly: boolean, id?: string, features?: bigint, ram = RAM) {
+  const mem = GuestMemory.forTest([{ start: GuestAddress(0), size: ram }]);
   const logs: string[] = [];
   const dev = new VirtioBlock({ path: image, readOnly, ...(id !== undefined ? { id } : {}) }, (l) => logs.push(l));
   t.teardown(() => dev.close());
   const transport = new VirtioMmioTransport(dev, mem, { trigger() {} }, (l) => logs.push(l));
-  const drv = new VirtioTestDriver(transport, mem, { base: 0x1000, size: RAM - 0x1000 });
+  const drv = new VirtioTestDriver(transport, mem, { base: 0x1000, size: ram - 0x1000 });
   const [q] = drv.init(features !== undefined ? { features } : {});
   return { mem, dev, drv, q: q!, logs };
 }
@@ -150,6 +150,16 @@ t.test('bounds: out-of-range sectors and bad lengths are IOERR', async (t) => {
   q.kick();
   t.same(q.takeUsed(), [{ id: noStatus.head, len: 0 }], 'a request with no status byte is returned unprocessed');
   t.match(logs.at(-1), /no writable status byte/);
+});
+
+t.test('a request with more data than SEG_MAX * SIZE_MAX is refused', async (t) => {
+  const img = patternImage('big.img', BLK_MAX_DATA_BYTES + 4096);
+  const { q, logs } = setup(img, false, undefined, undefined, 3 * BLK_MAX_DATA_BYTES);
+  const ok = submit(q, [{ readable: header(VIRTIO_BLK_T_IN, 0) }, { writable: BLK_MAX_DATA_BYTES }, { writable: 1 }]);
+  t.equal(ok.status, VIRTIO_BLK_S_OK, 'exactly the bound is fine');
+  const big = submit(q, [{ readable: header(VIRTIO_BLK_T_IN, 0) }, { writable: BLK_MAX_DATA_BYTES + 512 }, { writable: 1 }]);
+  t.equal(big.status, VIRTIO_BLK_S_IOERR);
+  t.match(logs.at(-1), /data length 16646656 is not a multiple of 512 up to 16646144/);
 });
 
 t.test('read-only image: RO feature, writes refused, reads work', async (t) => {

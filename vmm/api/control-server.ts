@@ -34,6 +34,9 @@ export const MAX_CONTROL_CLIENTS = 32;
 /** Mode of the socket file: only the owner (qubesd's user) may connect. */
 export const CONTROL_SOCKET_MODE = 0o600;
 
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH_BYTES = 107;
+
 export class ControlServerError extends Error {
   constructor(message: string) {
     super(message);
@@ -48,6 +51,11 @@ export class ControlServerError extends Error {
  * wider permissions and never replaces a file that appeared meanwhile.
  */
 export async function startControlServer(socketPath: string, vm: VmController): Promise<ControlServer> {
+  // The socket is first bound at <dir>/.qvmm-XXXXXX/s; both names must fit in sun_path.
+  const tmpPathBytes = Buffer.byteLength(path.join(path.dirname(socketPath), '.qvmm-XXXXXX', 's'));
+  if (Math.max(Buffer.byteLength(socketPath), tmpPathBytes) > MAX_SOCKET_PATH_BYTES) {
+    throw new ControlServerError(`control socket ${socketPath}: path too long for a unix socket (at most ${MAX_SOCKET_PATH_BYTES} bytes, its directory at most ${MAX_SOCKET_PATH_BYTES - 15})`);
+  }
   await removeStaleSocket(socketPath);
   const tmpDir = await fs.mkdtemp(path.join(path.dirname(socketPath), '.qvmm-'));
   const tmpSocket = path.join(tmpDir, 's');
@@ -106,15 +114,17 @@ async function removeStaleSocket(socketPath: string): Promise<void> {
   });
   if (st === null) return;
   if (!st.isSocket()) throw new ControlServerError(`control socket ${socketPath}: exists and is not a socket; not removing it`);
-  const live = await new Promise<boolean>((resolve) => {
+  // Only a refused connection proves the socket stale; EACCES and the like mean it may be someone's live socket.
+  const probeError = await new Promise<string | null>((resolve) => {
     const probe = net.createConnection(socketPath);
     probe.once('connect', () => {
       probe.destroy();
-      resolve(true);
+      resolve(null);
     });
-    probe.once('error', () => resolve(false));
+    probe.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
-  if (live) throw new ControlServerError(`control socket ${socketPath}: another process is listening on it`);
+  if (probeError === null) throw new ControlServerError(`control socket ${socketPath}: another process is listening on it`);
+  if (probeError !== 'ECONNREFUSED') throw new ControlServerError(`control socket ${socketPath}: exists and cannot be probed (${probeError}); not removing it`);
   await fs.unlink(socketPath).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'ENOENT') throw new ControlServerError(`control socket ${socketPath}: cannot remove stale socket: ${e.code ?? e.message}`);
   });

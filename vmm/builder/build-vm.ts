@@ -16,7 +16,9 @@ import { VirtioBlock } from '../devices/virtio/blk/device.js';
 import { VirtioRng } from '../devices/virtio/rng/device.js';
 import { VirtioVsock } from '../devices/virtio/vsock/device.js';
 import { IrqLine } from '../runtime/irq.js';
-import { Vm, type VmDeviceInfo } from '../runtime/vm.js';
+import { Vm } from '../runtime/vm.js';
+import type { DeviceDescription } from '../api/protocol.js';
+import { COM1_IRQ, COM1_PORT_BASE, COM1_PORT_LEN, I8042_DATA_PORT, I8042_KEYBOARD_IRQ } from '../devices/legacy/ports.js';
 import { VcpuThread } from '../vcpu/vcpu-thread.js';
 import type { VmConfig } from '../config/vm-config.js';
 
@@ -35,14 +37,18 @@ const KICK_SIGNAL_OFFSET = 5;
 
 interface PlannedVirtio {
   readonly device: VirtioDevice & { close?: () => void | Promise<void> };
-  readonly info: VmDeviceInfo;
+  readonly kind: string;
+  readonly properties: Record<string, string | number | boolean>;
 }
 
 function planVirtioDevices(config: VmConfig, log: (line: string) => void): PlannedVirtio[] {
   const planned: PlannedVirtio[] = [];
-  for (const d of config.drives) planned.push({ device: new VirtioBlock({ path: d.path, readOnly: d.readOnly }, log), info: { kind: 'virtio-blk', path: d.path, readOnly: d.readOnly } });
-  planned.push({ device: new VirtioRng(log), info: { kind: 'virtio-rng' } });
-  if (config.vsock) planned.push({ device: new VirtioVsock(config.vsock, log), info: { kind: 'virtio-vsock', guestCid: config.vsock.guestCid, udsPath: config.vsock.udsPath } });
+  config.drives.forEach((d, i) => {
+    const prefixed = (line: string): void => log(`disk ${i} (${d.path}): ${line}`);
+    planned.push({ device: new VirtioBlock({ path: d.path, readOnly: d.readOnly }, prefixed), kind: 'virtio-blk', properties: { path: d.path, readOnly: d.readOnly } });
+  });
+  planned.push({ device: new VirtioRng(log), kind: 'virtio-rng', properties: {} });
+  if (config.vsock) planned.push({ device: new VirtioVsock(config.vsock, log), kind: 'virtio-vsock', properties: { guestCid: config.vsock.guestCid, udsPath: config.vsock.udsPath } });
   if (planned.length > VIRTIO_MMIO_MAX_DEVICES) throw new Error(`too many devices: at most ${VIRTIO_MMIO_MAX_DEVICES} virtio devices fit the IRQ range`);
   return planned;
 }
@@ -66,7 +72,10 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
   vmFd.createPit2(KVM_PIT_SPEAKER_DUMMY);
   mem.regions.forEach((r, slot) => vmFd.setUserMemoryRegion(slot, r.start, r.buffer));
 
-  const infos: VmDeviceInfo[] = [{ kind: 'serial', port: 0x3f8 }, { kind: 'i8042', port: 0x60 }];
+  const infos: DeviceDescription[] = [
+    { kind: 'serial', id: 'com1', bus: 'pio', base: COM1_PORT_BASE, len: COM1_PORT_LEN, irq: COM1_IRQ },
+    { kind: 'i8042', id: 'i8042', bus: 'pio', base: I8042_DATA_PORT, len: 5, irq: I8042_KEYBOARD_IRQ },
+  ];
   const vm = new Vm(config, infos, log);
   const pio = new Bus('pio');
   const mmio = new Bus('mmio');
@@ -81,8 +90,9 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
   planned.forEach((p, i) => {
     const irq = new IrqLine(vmFd.fd, virtioMmioIrq(i));
     const transport = new VirtioMmioTransport(p.device, mem, irq, log);
-    mmio.insert(transport, virtioMmioAddress(i), VIRTIO_MMIO_DEVICE_SIZE, `${p.info.kind}@${i}`);
-    infos.push({ ...p.info, mmioBase: virtioMmioAddress(i), irq: virtioMmioIrq(i) });
+    const id = `${p.kind}-${i}`;
+    mmio.insert(transport, virtioMmioAddress(i), VIRTIO_MMIO_DEVICE_SIZE, id);
+    infos.push({ kind: p.kind, id, bus: 'mmio', base: virtioMmioAddress(i), len: VIRTIO_MMIO_DEVICE_SIZE, irq: virtioMmioIrq(i), properties: p.properties });
     if (p.device.close) vm.own({ close: () => p.device.close!() });
   });
 

@@ -18,6 +18,7 @@ async function main(): Promise<void> {
       'boot a Linux kernel in a new VM; the serial console is on stdin/stdout; exits 0 when the guest reboots or powers off',
       (y) =>
         y
+          .option('name', { type: 'string', default: 'vm', describe: 'name of the VM (shown by the control API)' })
           .option('kernel', { type: 'string', demandOption: true, describe: 'kernel: ELF vmlinux or bzImage' })
           .option('initrd', { type: 'string', describe: 'initial ramdisk (cpio, may be compressed)' })
           .option('append', { type: 'string', default: 'console=ttyS0 reboot=k panic=-1', describe: 'kernel command line' })
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
         let config: VmConfig;
         try {
           config = validateVmConfig({
+            name: argv.name,
             kernelPath: argv.kernel,
             ...(argv.initrd !== undefined ? { initrdPath: argv.initrd } : {}),
             cmdline: argv.append,

@@ -15,6 +15,8 @@ export interface VsockConfig {
 }
 
 export interface VmConfig {
+  /** the VM's name (the qube's, when qubesd starts it); shown by the control API */
+  readonly name: string;
   readonly kernelPath: string;
   readonly initrdPath?: string;
   readonly cmdline: string;
@@ -59,6 +61,7 @@ function checkReadable(what: string, path: string): void {
 
 /** Checks everything that can be checked before a VM is built; throws ConfigError with one line. */
 export function validateVmConfig(c: VmConfig): VmConfig {
+  if (!/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/.test(c.name)) throw new ConfigError(`--name "${c.name}": a letter first, then letters, digits, _ . - (at most 64)`);
   checkReadable('kernel', c.kernelPath);
   if (c.initrdPath !== undefined) checkReadable('initrd', c.initrdPath);
   if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < MIN_MEMORY_MIB) throw new ConfigError(`memory ${c.memoryMiB} MiB is too small: give at least --memory ${MIN_MEMORY_MIB}`);

@@ -1,7 +1,7 @@
 // A running VM: its vCPU threads, devices and lifecycle (run, pause, resume, stop), and the
 // VmController the control API serves.
 import type { VmController } from '../api/control-server.js';
-import type { VmDescription } from '../api/protocol.js';
+import { CONTROL_API_VERSION, type DeviceDescription, type VmDescription } from '../api/protocol.js';
 import type { VcpuThread } from '../vcpu/vcpu-thread.js';
 import type { VmConfig } from '../config/vm-config.js';
 
@@ -18,10 +18,6 @@ export interface Closable {
   close(): void | Promise<void>;
 }
 
-export interface VmDeviceInfo {
-  readonly kind: string;
-  readonly [key: string]: string | number | boolean;
-}
 
 export class Vm implements VmController {
   private state: VmState = 'running';
@@ -33,7 +29,7 @@ export class Vm implements VmController {
 
   constructor(
     readonly config: VmConfig,
-    private readonly devices: readonly VmDeviceInfo[],
+    private readonly devices: readonly DeviceDescription[],
     private readonly log: (line: string) => void,
   ) {
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
@@ -48,18 +44,22 @@ export class Vm implements VmController {
     this.closables.push(c);
   }
 
+  private startedAt = 0;
+
   async start(): Promise<void> {
     await Promise.all(this.vcpus.map((v) => v.start()));
+    this.startedAt = Date.now();
   }
 
   describe(): VmDescription {
     return {
+      apiVersion: CONTROL_API_VERSION,
+      name: this.config.name,
       state: this.state,
+      pid: process.pid,
       vcpus: this.config.vcpus,
       memoryMiB: this.config.memoryMiB,
-      pid: process.pid,
-      kernel: this.config.kernelPath,
-      cmdline: this.config.cmdline,
+      uptimeMs: this.startedAt === 0 ? 0 : Date.now() - this.startedAt,
       devices: this.devices.map((d) => ({ ...d })),
     };
   }

@@ -116,3 +116,17 @@ export function amlDevice(path: string, terms: readonly Uint8Array[]): Uint8Arra
   const content = concat([amlNameString(path), ...terms]);
   return concat([Uint8Array.of(AML_EXT_OP_PREFIX, AML_DEVICE_OP), amlPkgLength(content.length), content]);
 }
+
+/**
+ * EISAID ("PNP0501"): three letters packed 5 bits each and four hex digits, stored as a DWord whose bytes read
+ * in order as the compressed id (so PNP0501 is 0x0105D041).
+ */
+export function amlEisaId(id: string): Uint8Array {
+  if (!/^[A-Z]{3}[0-9A-F]{4}$/.test(id)) throw new AcpiError(`EISA id "${id}" is not three letters and four hex digits`);
+  const c = (i: number): number => id.charCodeAt(i) - 0x40;
+  const b0 = (c(0) << 2) | (c(1) >> 3);
+  const b1 = ((c(1) & 0x7) << 5) | c(2);
+  const b2 = parseInt(id.slice(3, 5), 16);
+  const b3 = parseInt(id.slice(5, 7), 16);
+  return amlInteger((b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)) >>> 0);
+}

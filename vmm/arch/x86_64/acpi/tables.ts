@@ -14,6 +14,10 @@ export interface AcpiConfig {
   readonly vcpus: number;
   /** virtio-mmio devices to describe in the DSDT (index i becomes \\_SB_.V00i); none when absent */
   readonly virtioMmio?: readonly AcpiVirtioMmioDevice[];
+  /** describe the COM1 UART in the DSDT (default true; the guest needs it for a working IRQ 4) */
+  readonly serial?: boolean;
+  /** describe the i8042 in the DSDT (default true) */
+  readonly i8042?: boolean;
 }
 
 /** Where each table went (guest-physical addresses), and the end of the used part of the area. */
@@ -51,7 +55,7 @@ export function writeAcpiTables(mem: GuestMemory, cfg: AcpiConfig): AcpiLayout {
     next = alignUp(addr + table.length, ACPI_TABLE_ALIGN);
     return addr;
   };
-  const dsdtAddr = place('DSDT', buildDsdt(cfg.virtioMmio ?? []));
+  const dsdtAddr = place('DSDT', buildDsdt({ serial: cfg.serial ?? true, i8042: cfg.i8042 ?? true, virtioMmio: cfg.virtioMmio ?? [] }));
   const fadtAddr = place('FADT', buildFadt(dsdtAddr));
   const madtAddr = place('MADT', buildMadt(cfg.vcpus));
   const xsdtAddr = place('XSDT', buildXsdt([fadtAddr, madtAddr]));

@@ -6,7 +6,7 @@ import { QueueError, type Queue } from '../queue.js';
 import type { ActivateContext, VirtioDevice, VirtioInterrupt } from '../virtio-device.js';
 import { VsockMuxer, type VsockMuxerOptions } from './muxer.js';
 import {
-  VSOCK_HDR_SIZE, VSOCK_MAX_GUEST_CID, VSOCK_MAX_PAYLOAD, VSOCK_MIN_GUEST_CID, VsockPacketError, decodePacket, encodeHeader,
+  VSOCK_HDR_SIZE, VSOCK_MAX_GUEST_CID, VSOCK_MAX_PAYLOAD, VSOCK_MIN_GUEST_CID, VsockPacketError, decodePacket, encodeHeader, type VsockPacket,
 } from './packet.js';
 import { rateLimitedLog, type LogFn } from './rate-limited-log.js';
 
@@ -135,7 +135,7 @@ export class VirtioVsock implements VirtioDevice {
   }
 
   private handleTxBytes(bytes: Uint8Array): void {
-    let pkt;
+    let pkt: VsockPacket;
     try {
       pkt = decodePacket(bytes);
     } catch (e) {
