@@ -1,5 +1,5 @@
-// Turns a validated VmConfig into a running-ready Vm: guest memory and boot setup first (so bad kernels and
-// initrds fail before KVM is touched), then the KVM VM, irqchip and PIT, devices on the buses, and vCPUs.
+// Turns a validated VmConfig into a ready-to-start Vm: guest memory, kernel and ACPI tables first (so bad
+// kernels and initrds fail before KVM is touched), then the KVM VM, irqchip and PIT, devices on the buses, vCPUs.
 import fs from 'node:fs';
 import { native } from '../../kvm-native/index.js';
 import { Kvm } from '../kvm/kvm.js';
@@ -10,7 +10,9 @@ import { guestRegions, virtioMmioAddress, virtioMmioIrq, VIRTIO_MMIO_DEVICE_SIZE
 import { configureVcpu } from './vcpu-setup.js';
 import { Bus } from '../bus/bus.js';
 import { createLegacyDevices } from './legacy-devices.js';
-import { VirtioMmioTransport, mmioCmdlineArg } from '../devices/virtio/mmio/transport.js';
+import { VirtioMmioTransport } from '../devices/virtio/mmio/transport.js';
+import { writeAcpiTables } from '../arch/x86_64/acpi/tables.js';
+import { AcpiSleepControl, insertAcpiSleepControl } from '../devices/acpi/sleep-control.js';
 import type { VirtioDevice } from '../devices/virtio/virtio-device.js';
 import { VirtioBlock } from '../devices/virtio/blk/device.js';
 import { VirtioRng } from '../devices/virtio/rng/device.js';
@@ -60,9 +62,12 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
 
   const mem = GuestMemory.create(guestRegions(config.memoryMiB * 1024 * 1024));
   const planned = planVirtioDevices(config, log);
-  const deviceArgs = planned.map((_, i) => mmioCmdlineArg(virtioMmioAddress(i), VIRTIO_MMIO_DEVICE_SIZE, virtioMmioIrq(i)));
-  const cmdline = [config.cmdline.trim(), ...deviceArgs].filter((s) => s.length > 0).join(' ');
-  const boot: BootInfo = setupLinuxBoot(mem, { kernel, ...(initrd ? { initrd } : {}), cmdline, vcpus: config.vcpus });
+  const boot: BootInfo = setupLinuxBoot(mem, { kernel, ...(initrd ? { initrd } : {}), cmdline: config.cmdline.trim(), vcpus: config.vcpus });
+  // Devices are announced in the ACPI DSDT: Debian's kernels are built without virtio_mmio.device= support.
+  writeAcpiTables(mem, {
+    vcpus: config.vcpus,
+    virtioMmio: planned.map((_, i) => ({ base: virtioMmioAddress(i), size: VIRTIO_MMIO_DEVICE_SIZE, irq: virtioMmioIrq(i) })),
+  });
 
   const kvm = Kvm.open();
   const vmFd: VmFd = kvm.createVm();
@@ -86,6 +91,7 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
     log,
   });
   vm.own(legacy);
+  insertAcpiSleepControl(pio, new AcpiSleepControl({ onPowerOff: () => void vm.end({ code: 0, reason: 'the guest powered off' }) }));
 
   planned.forEach((p, i) => {
     const irq = new IrqLine(vmFd.fd, virtioMmioIrq(i));
