@@ -52,8 +52,9 @@ async function main(args: string[]): Promise<number> {
     artifacts: { vmlinuz: describe(kernel.vmlinuz), vmlinux: describe(kernel.vmlinux), testInitramfs: describe(initramfs) },
   };
   const file = path.join(cacheDir(), 'manifest.json');
-  fs.writeFileSync(file + '.tmp', JSON.stringify(manifest, null, 2) + '\n');
-  fs.renameSync(file + '.tmp', file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, JSON.stringify(manifest, null, 2) + '\n');
+  fs.renameSync(tmp, file);
   if (json) process.stdout.write(JSON.stringify(manifest, null, 2) + '\n');
   else log(`wrote ${file}`);
   return 0;

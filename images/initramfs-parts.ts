@@ -108,8 +108,9 @@ export function writeCachedArchive(dir: string, prefix: string, entries: CpioEnt
   const file = path.join(dir, `${prefix}-${hash}.cpio`);
   if (fs.existsSync(file) && fs.statSync(file).size === archive.length) return { file, created: false };
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(file + '.tmp', archive);
-  fs.renameSync(file + '.tmp', file);
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, archive);
+  fs.renameSync(tmp, file);
   return { file, created: true };
 }
 

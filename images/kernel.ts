@@ -100,17 +100,23 @@ export async function ensureKernel(log: (line: string) => void = () => {}): Prom
     }
     log(`kernel: unpacking ${deb}`);
     // Unpack beside the final folder and rename, so an interrupted run never leaves a half tree that looks complete.
+    fs.mkdirSync(kernelRoot, { recursive: true });
     const tmp = fs.mkdtempSync(path.join(kernelRoot + path.sep, `.${version}-`));
     runTool('dpkg-deb', ['-x', path.join(debDir, deb), tmp]);
-    fs.rmSync(dir, { recursive: true, force: true });
-    fs.renameSync(tmp, dir);
+    if (fs.existsSync(path.join(k.modulesDir, 'modules.builtin'))) {
+      fs.rmSync(tmp, { recursive: true, force: true }); // another process finished first
+    } else {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.renameSync(tmp, dir);
+    }
   }
   if (!fs.existsSync(k.vmlinuz)) throw new ImageBuildError(`${pkg} has no boot/vmlinuz-${version}`);
   if (!fs.existsSync(k.vmlinux)) {
     log(`kernel: extracting vmlinux from ${path.basename(k.vmlinuz)}`);
     const elf = extractVmlinux(fs.readFileSync(k.vmlinuz), k.vmlinuz);
-    fs.writeFileSync(k.vmlinux + '.tmp', elf);
-    fs.renameSync(k.vmlinux + '.tmp', k.vmlinux);
+    const tmp = `${k.vmlinux}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, elf);
+    fs.renameSync(tmp, k.vmlinux);
   }
   return k;
 }

@@ -18,7 +18,10 @@ export interface KvmNative {
   kvmCheckExtension(fd: number, cap: number): number;
   /** KVM_GET_VCPU_MMAP_SIZE */
   kvmGetVcpuMmapSize(kvmFd: number): number;
-  /** KVM_GET_SUPPORTED_CPUID: raw struct kvm_cpuid2 (8-byte header + nent * 40-byte entries) */
+  /**
+   * KVM_GET_SUPPORTED_CPUID: raw struct kvm_cpuid2 (8-byte header + nent * 40-byte entries), nent being
+   * the count KVM filled. maxEntries 1..4096; throws code E2BIG when maxEntries is too small.
+   */
   kvmGetSupportedCpuid(kvmFd: number, maxEntries: number): Uint8Array;
   /** KVM_GET_MSR_INDEX_LIST: the MSR indices KVM can save/restore */
   kvmGetMsrIndexList(kvmFd: number): Uint32Array;
@@ -37,13 +40,15 @@ export interface KvmNative {
   /**
    * KVM_SET_USER_MEMORY_REGION; the userspace address and size are those of `mem`, a mapping
    * returned by mmap() (so no raw pointer ever comes from JS). size 0 (mem = null) deletes the slot.
+   * Any other ArrayBuffer (JS heap memory, or a mapping already unmapped) is refused with a TypeError.
+   * The caller must keep `mem` referenced while the slot exists: the mapping is unmapped when it is collected.
    */
   vmSetUserMemoryRegion(vmFd: number, slot: number, flags: number, guestPhysAddr: bigint, mem: ArrayBuffer | null): void;
   /** KVM_IRQ_LINE */
   vmIrqLine(vmFd: number, irq: number, level: number): void;
   /** KVM_IRQFD */
   vmIrqfd(vmFd: number, eventFd: number, gsi: number, flags: number): void;
-  /** KVM_IOEVENTFD; len 0 means any length; flags KVM_IOEVENTFD_FLAG_* */
+  /** KVM_IOEVENTFD; len 0 (any length), 1, 2, 4 or 8; flags KVM_IOEVENTFD_FLAG_* */
   vmIoeventfd(vmFd: number, eventFd: number, addr: bigint, len: number, flags: number, datamatch: bigint): void;
   /** KVM_CREATE_VCPU; returns the vCPU fd */
   vmCreateVcpu(vmFd: number, vcpuId: number): number;
@@ -65,7 +70,10 @@ export interface KvmNative {
   vcpuSetFpu(vcpuFd: number, fpu: Uint8Array): void;
   /** KVM_SET_CPUID2: raw struct kvm_cpuid2 (8 + nent * 40 bytes; nent checked against the length) */
   vcpuSetCpuid2(vcpuFd: number, cpuid: Uint8Array): void;
-  /** KVM_GET_MSRS / KVM_SET_MSRS: raw struct kvm_msrs (8 + nmsrs * 16 bytes); returns the count processed */
+  /**
+   * KVM_GET_MSRS / KVM_SET_MSRS: raw struct kvm_msrs (8 + nmsrs * 16 bytes; nmsrs checked against the
+   * length); returns the count processed. KVM_GET_MSRS writes the data fields back into `msrs` in place.
+   */
   vcpuGetMsrs(vcpuFd: number, msrs: Uint8Array): number;
   vcpuSetMsrs(vcpuFd: number, msrs: Uint8Array): number;
   /** KVM_GET_LAPIC / KVM_SET_LAPIC: struct kvm_lapic_state (1024 bytes) */
@@ -84,9 +92,10 @@ export interface KvmNative {
    * mmap(NULL, length, prot, flags, fd, offset) as an external ArrayBuffer; munmap runs when the buffer
    * is garbage-collected. fd -1 with MAP_ANONYMOUS for anonymous memory. Each worker thread may map the
    * same memfd for itself (MAP_SHARED), which is how every thread sees guest RAM.
+   * prot may hold only PROT_READ|PROT_WRITE and flags never MAP_FIXED (RangeError otherwise).
    */
   mmap(length: number, prot: number, flags: number, fd: number, offset: bigint): ArrayBuffer;
-  /** madvise(mapping + offset, length, advice) */
+  /** madvise(mapping + offset, length, advice); `mem` must be a live mapping from mmap() and the range inside it */
   madvise(mem: ArrayBuffer, offset: number, length: number, advice: number): void;
 
   // --- eventfd, poll, fds ---
@@ -107,9 +116,12 @@ export interface KvmNative {
   // --- threads and signals (kicking a vCPU out of KVM_RUN) ---
   /** gettid() of the calling thread */
   gettid(): number;
-  /** sigaction(signo) with an empty handler and without SA_RESTART, so a blocked ioctl returns EINTR */
+  /**
+   * sigaction(signo) with an empty handler and without SA_RESTART, so a blocked ioctl returns EINTR.
+   * Only real-time signals (sigrtmin()..SIGRTMAX) are accepted: Node and libuv own the others.
+   */
   installNoopSignalHandler(signo: number): void;
-  /** tgkill(getpid(), tid, signo) */
+  /** tgkill(getpid(), tid, signo); signo 0 or a real-time signal */
   tgkill(tid: number, signo: number): void;
   /** SIGRTMIN as the C library defines it at run time */
   sigrtmin(): number;

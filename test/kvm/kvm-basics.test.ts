@@ -8,6 +8,7 @@ import {
   EFD_CLOEXEC, EFD_NONBLOCK, KVM_API_VERSION, KVM_CAP, KVM_EXIT, KVM_MP_STATE, KVM_PIT_SPEAKER_DUMMY, RUN_INTERRUPTED,
 } from '../../vmm/kvm/constants.js';
 import type { VcpuExit } from '../../vmm/kvm/exit.js';
+import { FPU_OFFSET } from '../../vmm/kvm/structs.js';
 import { Asm, TINY_CODE_ADDR, TINY_MMIO_ADDR, tinyGuest } from '../helpers/tiny-guest.js';
 
 const COM1 = 0x3f8;
@@ -39,7 +40,7 @@ function run(): void {
     const cpuid = kvm.supportedCpuid();
     const leaf0 = cpuid.find((e) => e.function === 0);
     t.ok(leaf0 && leaf0.eax > 0, 'leaf 0 reports a max basic leaf');
-    t.ok(kvm.msrIndexList().includes(0xc0000080), 'EFER is in the MSR index list');
+    t.ok(kvm.msrIndexList().includes(MSR_IA32_SYSENTER_CS), 'SYSENTER_CS is in the MSR index list');
   });
 
   t.test('real mode: several `out 0x3f8, al` exit as KVM_EXIT_IO with the right fields', async (t) => {
@@ -221,10 +222,14 @@ function run(): void {
     vcpu.setCpuid2(kvm.supportedCpuid());
     t.equal(vcpu.setMsrs([{ index: MSR_IA32_SYSENTER_CS, data: 0x10n }]), 1, 'one MSR written');
     t.same(vcpu.getMsrs([MSR_IA32_SYSENTER_CS]), [{ index: MSR_IA32_SYSENTER_CS, data: 0x10n }]);
-    const fpu = vcpu.getFpu();
-    vcpu.setFpu({ ...fpu, fcw: 0x37f, mxcsr: 0x1f80 });
+    // KVM_SET_FPU/KVM_GET_FPU carry fcw, fsw, ftw, the x87 and xmm registers, but not mxcsr (the kernel
+    // ignores it both ways), so the round trip checks fcw and xmm0.
+    const raw = vcpu.getFpu().raw!.slice();
+    raw.fill(0xa5, FPU_OFFSET.xmm, FPU_OFFSET.xmm + 16);
+    vcpu.setFpu({ fcw: 0x37f, mxcsr: 0x1f80, raw });
     const fpu2 = vcpu.getFpu();
-    t.same([fpu2.fcw, fpu2.mxcsr], [0x37f, 0x1f80]);
+    t.equal(fpu2.fcw, 0x37f, 'fcw');
+    t.same([...fpu2.raw!.subarray(FPU_OFFSET.xmm, FPU_OFFSET.xmm + 16)], Array(16).fill(0xa5), 'xmm0');
     const sregs = vcpu.getSregs();
     sregs.cr8 = 0n;
     sregs.ds = { ...sregs.ds, base: 0x12340n, selector: 0x1234 };

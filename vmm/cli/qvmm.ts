@@ -3,6 +3,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ConfigError, parseDriveArg, validateVmConfig, type VmConfig } from '../config/vm-config.js';
 import { runVm } from '../runtime/run-vm.js';
+import { BootError } from '../arch/x86_64/boot.js';
 
 function fail(message: string, code = 1): never {
   process.stderr.write(`qvmm: error: ${message}\n`);
@@ -50,7 +51,14 @@ async function main(): Promise<void> {
           if (e instanceof ConfigError) fail(e.message, 2);
           throw e;
         }
-        const code = await runVm(config);
+        let code: number;
+        try {
+          code = await runVm(config);
+        } catch (e) {
+          // A kernel, initrd or memory size the boot code rejects is bad input, like a bad flag.
+          if (e instanceof BootError) fail(e.message, 2);
+          throw e;
+        }
         process.exit(code);
       },
     )

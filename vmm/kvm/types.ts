@@ -46,6 +46,7 @@ export interface KvmSregs {
 /** struct kvm_fpu, the parts a boot sets */
 export interface KvmFpu {
   fcw: number;
+  /** KVM_SET_FPU / KVM_GET_FPU ignore mxcsr (it reads back 0): set it through XSAVE state if it matters */
   mxcsr: number;
   /** the whole 416-byte struct, for round-tripping fields not named here */
   raw?: Uint8Array;
