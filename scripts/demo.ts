@@ -5,6 +5,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { makeExt4Image, prepareGuest } from '../images/guest-bundle.js';
+import { cacheDir } from '../images/cache-dir.js';
 import { hasUsableKvm, runInKvmHost } from '../test/harness/kvm-host.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -20,7 +21,10 @@ echo "--- powering off"
 
 async function main(): Promise<void> {
   log('preparing the guest (Debian kernel + busybox initramfs, cached)');
-  const guest = await prepareGuest(GUEST_SCRIPT, { tmpRoot: '/tmp', log });
+  // Not /tmp: the emulated KVM host gets a /tmp of its own; the cache folder is visible there at the same path.
+  const tmpRoot = path.join(cacheDir(), 'tmp');
+  fs.mkdirSync(tmpRoot, { recursive: true });
+  const guest = await prepareGuest(GUEST_SCRIPT, { tmpRoot, log });
   const disk = path.join(guest.dir, 'disk.ext4');
   makeExt4Image(disk, { 'hello.txt': 'hello from an ext4 image made with mkfs.ext4 -d\n' });
   const argv = [

@@ -118,7 +118,8 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
         pio,
         mmio,
         log,
-        onGuestStop: (reason) => void vm.end({ code: reason === 'crash' ? 1 : 0, reason: `guest ${reason}` }),
+        // A reset (i8042, reboot=k) or an ACPI poweroff is a clean end; a triple fault or a crash is not.
+        onGuestStop: (reason) => void vm.end({ code: reason === 'crash' || reason === 'triple-fault' ? 1 : 0, reason: `guest ${reason}` }),
         onError: (message) => void vm.end({ code: 1, reason: message }),
       }),
     );

@@ -25,6 +25,6 @@ export async function runVm(config: VmConfig): Promise<number> {
   const exit = await vm.exited;
   process.off('SIGTERM', onSignal);
   process.off('SIGINT', onSignal);
-  if (exit.code !== 0) logLine(`error: ${exit.reason}`);
+  logLine(exit.code === 0 ? `VM ended: ${exit.reason}` : `error: ${exit.reason}`);
   return exit.code;
 }

@@ -52,6 +52,12 @@ export type VcpuMessage =
 
 /** What the main thread hands a vCPU worker through workerData. */
 export interface VcpuWorkerData {
+  /**
+   * [base, len] of every PIO range that has a device. The bus layout is fixed before the vCPUs start, so the
+   * worker answers accesses outside these ranges itself (reads all-ones, writes dropped), exactly as the bus
+   * would, without a round trip: Linux probes absent ports (PCI config, POST delay) thousands of times.
+   */
+  readonly pioRanges: readonly (readonly [number, number])[];
   readonly vcpuId: number;
   readonly vcpuFd: number;
   readonly runMmapSize: number;

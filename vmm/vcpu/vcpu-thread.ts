@@ -50,6 +50,7 @@ export class VcpuThread {
       runMmapSize: this.opts.runMmapSize,
       kickSignal: this.opts.kickSignal,
       channel: this.channel.sab,
+      pioRanges: this.opts.pio.entries().map((e) => [e.base, e.len] as const),
     };
     const worker = new Worker(new URL('./vcpu-worker.js', import.meta.url), { workerData: wd, stdout: false, stderr: false });
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));

@@ -36,11 +36,20 @@ function roundTrip(access: number, addr: number, bytes: Uint8Array): void {
   Atomics.store(ctl, SLOT.MAILBOX, MAILBOX.IDLE);
 }
 
+function hasPioDevice(port: number, size: number): boolean {
+  for (const [base, len] of data.pioRanges) if (port < base + len && port + size > base) return true;
+  return false;
+}
+
 function handleIo(): void {
   const size = run.ioSize;
   const count = run.ioCount;
   const portNo = run.ioPort;
   const write = run.ioDirectionOut;
+  if (!hasPioDevice(portNo, size)) {
+    if (!write) run.ioDataAll().fill(0xff);
+    return;
+  }
   // `rep ins/outs` exits once with count > 1: the values lie back to back at data_offset.
   for (let i = 0; i < count; i++) {
     const bytes = run.ioData(i);
@@ -68,7 +77,14 @@ function loop(): void {
       park();
       continue;
     }
-    const rc = native.vcpuRun(data.vcpuFd);
+    let rc: number;
+    try {
+      rc = native.vcpuRun(data.vcpuFd);
+    } catch (e) {
+      // KVM answers EAGAIN while an application processor waits for its INIT/SIPI: run it again.
+      if ((e as { code?: string }).code === 'EAGAIN') continue;
+      throw e;
+    }
     if (rc === EINTR_RESULT) {
       run.immediateExit = 0;
       continue;
@@ -84,7 +100,7 @@ function loop(): void {
         run.immediateExit = 0;
         break;
       case KVM_EXIT.SHUTDOWN:
-        post({ type: 'guest-stop', vcpuId: data.vcpuId, reason: 'shutdown (triple fault or reset)' });
+        post({ type: 'guest-stop', vcpuId: data.vcpuId, reason: 'triple-fault' });
         return;
       case KVM_EXIT.SYSTEM_EVENT: {
         const t = run.systemEventType;
