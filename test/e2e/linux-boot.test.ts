@@ -82,9 +82,9 @@ t.test('bzImage with 2 vCPUs: blk, rng, vsock both ways, poweroff', async (t) =>
   t.teardown(() => vm.kill());
 
   await vm.waitFor(/KQUBES-INIT-READY/, BOOT_TIMEOUT);
-  t.match((await vm.waitFor(/CPUS=(\d+)/, 60_000))[1], '2', 'the guest sees 2 CPUs');
-  t.equal((await vm.waitFor(/DISK=(\S+)/, 60_000))[1], 'hello-from-ext4', 'a file read from the virtio-blk ext4 disk');
-  const rng = (await vm.waitFor(/RNG=([0-9a-f]*)/, 60_000))[1]!;
+  t.match((await vm.waitFor(/CPUS=(\d+)\r?\n/, 60_000))[1], '2', 'the guest sees 2 CPUs');
+  t.equal((await vm.waitFor(/DISK=(\S+)\r?\n/, 60_000))[1], 'hello-from-ext4', 'a file read from the virtio-blk ext4 disk');
+  const rng = (await vm.waitFor(/RNG=([0-9a-f]*)\r?\n/, 60_000))[1]!;
   t.equal(rng.length, 64, '32 bytes read from /dev/hwrng');
   t.not(rng, '0'.repeat(64), 'hwrng bytes are not all zero');
 
@@ -95,10 +95,10 @@ t.test('bzImage with 2 vCPUs: blk, rng, vsock both ways, poweroff', async (t) =>
   t.equal(reply.length, payload.length, `all ${payload.length} bytes came back through the guest`);
   t.ok(reply.equals(Buffer.from(payload.toString().toUpperCase())), 'the guest transformed the stream (tr a-z A-Z) byte for byte');
 
-  t.equal((await vm.waitFor(/VSOCK-REPLY=(\S*)/, 60_000))[1], 'pong:ping-from-guest', 'guest-initiated connection to CID 2 reached <uds>_5000 and got the reply');
+  t.equal((await vm.waitFor(/VSOCK-REPLY=(\S*)\r?\n/, 60_000))[1], 'pong:ping-from-guest', 'guest-initiated connection to CID 2 reached <uds>_5000 and got the reply');
   t.same(guestConnections, ['ping-from-guest\n'], 'the host listener saw the guest data');
 
-  t.match((await vm.waitFor(/KQUBES-INIT-DONE rc=(\d+)/, 60_000))[1], '0', 'the guest script succeeded');
+  t.match((await vm.waitFor(/KQUBES-INIT-DONE rc=(\d+)\r?\n/, 60_000))[1], '0', 'the guest script succeeded');
   const exit = await vm.exited;
   t.equal(exit.code, 0, `qvmm exited 0 after the guest powered off (stderr: ${vm.stderr.trim().slice(-300)})`);
 });

@@ -13,7 +13,7 @@ t.test('ELF vmlinux with 2 vCPUs reaches init and powers off', async (t) => {
   ]);
   t.teardown(() => vm.kill());
   await vm.waitFor(/KQUBES-INIT-READY/, 240_000);
-  t.equal((await vm.waitFor(/CPUS=(\d+)/, 60_000))[1], '2', 'the guest sees 2 CPUs');
-  t.equal((await vm.waitFor(/KQUBES-INIT-DONE rc=(\d+)/, 60_000))[1], '0', 'init ran to the end');
+  t.equal((await vm.waitFor(/CPUS=(\d+)\r?\n/, 60_000))[1], '2', 'the guest sees 2 CPUs');
+  t.equal((await vm.waitFor(/KQUBES-INIT-DONE rc=(\d+)\r?\n/, 60_000))[1], '0', 'init ran to the end');
   t.equal((await vm.exited).code, 0, `qvmm exited 0 (stderr: ${vm.stderr.trim().slice(-300)})`);
 });
