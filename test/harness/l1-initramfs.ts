@@ -37,7 +37,7 @@ ${LOAD_MODULES_SH}
 load_modules
 ip link set lo up
 mkdir -p /lower /upper /host
-mount -t 9p -o ${NINEP_OPTS},ro ${HOSTROOT_TAG} /lower || fail "cannot mount the host root over 9p"
+mount -t 9p -o ${NINEP_OPTS},ro,cache=loose ${HOSTROOT_TAG} /lower || fail "cannot mount the host root over 9p"
 mount -t tmpfs -o mode=0755 tmpfs /upper
 mkdir -p /upper/data /upper/work
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/data,workdir=/upper/work overlay /host || fail "cannot mount the overlay on the host root"

@@ -50,7 +50,12 @@ function planVirtioDevices(config: VmConfig, log: (line: string) => void): Plann
     planned.push({ device: new VirtioBlock({ path: d.path, readOnly: d.readOnly }, prefixed), kind: 'virtio-blk', properties: { path: d.path, readOnly: d.readOnly } });
   });
   planned.push({ device: new VirtioRng(log), kind: 'virtio-rng', properties: {} });
-  if (config.vsock) planned.push({ device: new VirtioVsock(config.vsock, log), kind: 'virtio-vsock', properties: { guestCid: config.vsock.guestCid, udsPath: config.vsock.udsPath } });
+  if (config.vsock) {
+    const vsock = new VirtioVsock(config.vsock, log);
+    // The host side must be reachable before the guest runs; a bind failure is fatal, not a log line.
+    vsock.listening.catch(() => {});
+    planned.push({ device: vsock, kind: 'virtio-vsock', properties: { guestCid: config.vsock.guestCid, udsPath: config.vsock.udsPath } });
+  }
   if (planned.length > VIRTIO_MMIO_MAX_DEVICES) throw new Error(`too many devices: at most ${VIRTIO_MMIO_MAX_DEVICES} virtio devices fit the IRQ range`);
   return planned;
 }
@@ -68,6 +73,8 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
     vcpus: config.vcpus,
     virtioMmio: planned.map((_, i) => ({ base: virtioMmioAddress(i), size: VIRTIO_MMIO_DEVICE_SIZE, irq: virtioMmioIrq(i) })),
   });
+
+  for (const p of planned) if (p.device instanceof VirtioVsock) await p.device.listening;
 
   const kvm = Kvm.open();
   const vmFd: VmFd = kvm.createVm();

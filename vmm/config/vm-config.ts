@@ -7,12 +7,8 @@ export interface DriveConfig {
   readonly readOnly: boolean;
 }
 
-export interface VsockConfig {
-  /** the guest's context id (>= 3) */
-  readonly guestCid: number;
-  /** Unix socket for host-initiated connections; guest-initiated ones go to `${udsPath}_${port}` */
-  readonly udsPath: string;
-}
+import type { VsockConfig } from '../devices/virtio/vsock/device.js';
+export type { VsockConfig };
 
 export interface VmConfig {
   /** the VM's name (the qube's, when qubesd starts it); shown by the control API */

@@ -29,7 +29,15 @@ export class Kvm {
 
   /** Opens /dev/kvm read-write (close-on-exec) and checks the API version. */
   static open(path = KVM_DEVICE_PATH): Kvm {
-    const fd = fs.openSync(path, 'r+');
+    let fd: number;
+    try {
+      fd = fs.openSync(path, 'r+');
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new KvmError(`${path} does not exist: this machine offers no KVM (load kvm-intel or kvm-amd, or run inside the emulated KVM host: npm run kvm-host -- CMD)`);
+      if (code === 'EACCES' || code === 'EPERM') throw new KvmError(`no permission to open ${path}: run as root or join the kvm group`);
+      throw e;
+    }
     const kvm = new Kvm(fd);
     try {
       const version = kvm.apiVersion();
