@@ -24,7 +24,7 @@ fi
 echo "setup: npm ci"
 npm ci --no-audit --no-fund
 echo "setup: prebuilding the addon"
-npm run --silent prebuild
+npm run --silent prebuildify
 echo "setup: compiling TypeScript"
 npm run --silent build
 echo "setup: building guest images"
