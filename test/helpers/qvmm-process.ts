@@ -19,7 +19,11 @@ export class QvmmProcess {
   private waiters: { re: RegExp; resolve: (m: RegExpMatchArray) => void }[] = [];
 
   constructor(args: string[], opts: { echo?: boolean } = {}) {
-    this.child = spawn(process.execPath, [QVMM_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+    // The test runner's loader hooks (NODE_OPTIONS=--import ...) are not for qvmm: under an emulated KVM host
+    // they cost seconds at every start.
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    this.child = spawn(process.execPath, [QVMM_BIN, ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
     this.child.stdout!.on('data', (c: Buffer) => {
       this.stdout += c.toString('utf8');
       if (opts.echo) process.stderr.write(c);

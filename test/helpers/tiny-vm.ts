@@ -168,6 +168,7 @@ export function buildTinyVm(opts: TinyVmOptions): TinyVm {
     start: () => vm.start(),
     close: async () => {
       await vm.stop();
+      await vm.exited;
     },
   };
 }

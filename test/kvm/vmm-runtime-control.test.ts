@@ -69,8 +69,8 @@ function run(): void {
     t.teardown(() => client.close());
     const d1 = await client.call('describe');
     t.equal(d1.state, 'running', 'describe: running');
-    t.equal(d1.name, 'counting');
-    t.equal(d1.vcpus, 1);
+    t.equal(d1.name, 'counting', 'describe: the VM name');
+    t.equal(d1.vcpus, 1, 'describe: one vCPU');
     t.same(d1.devices.map((d) => d.id), ['counter'], 'describe lists the device');
 
     t.equal(await client.call('pause'), null, 'pause answered');

@@ -26,6 +26,8 @@ export class Vm implements VmController {
   private resolveExit!: (e: VmExit) => void;
   readonly exited: Promise<VmExit>;
   private stopping: Promise<void> | undefined;
+  /** resolves once every vCPU thread has ended (set by end()) */
+  private vcpusStopped: Promise<void> | undefined;
 
   constructor(
     readonly config: VmConfig,
@@ -77,17 +79,26 @@ export class Vm implements VmController {
     this.state = 'running';
   }
 
-  /** Stops the VM as asked by the host (control API or signal): exit code 0. */
+  /**
+   * Stops the VM as asked by the host (control API or signal): exit code 0. Resolves once every vCPU thread has
+   * ended; the owned host resources are released just after (`exited` resolves then), so that the answer to a
+   * control-API `stop` is written before the control server that carries it closes.
+   */
   async stop(): Promise<void> {
-    await this.end({ code: 0, reason: 'stopped by the host' });
+    void this.end({ code: 0, reason: 'stopped by the host' });
+    await this.vcpusStopped;
   }
 
   /** Ends the VM once, whoever asks first (guest, host, error). */
   end(exit: VmExit): Promise<void> {
     if (this.stopping) return this.stopping;
     this.state = 'stopping';
+    this.vcpusStopped = Promise.all(this.vcpus.map((v) => v.stop())).then(() => undefined);
     this.stopping = (async () => {
-      await Promise.all(this.vcpus.map((v) => v.stop()));
+      await this.vcpusStopped;
+      // A later turn of the event loop: whoever awaited stop() (the control server answering `stop`) has
+      // written its answer by then, before the closables (that server among them) go away.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       for (const c of [...this.closables].reverse()) {
         try {
           await c.close();

@@ -52,7 +52,9 @@ export class VcpuThread {
       channel: this.channel.sab,
       pioRanges: this.opts.pio.entries().map((e) => [e.base, e.len] as const),
     };
-    const worker = new Worker(new URL('./vcpu-worker.js', import.meta.url), { workerData: wd, stdout: false, stderr: false });
+    // execArgv []: the worker needs none of the parent's loader hooks (`--import`, as test runners add); inherited,
+    // they are re-run in every worker and cost seconds per vCPU (tens of seconds in an emulated KVM host).
+    const worker = new Worker(new URL('./vcpu-worker.js', import.meta.url), { workerData: wd, stdout: false, stderr: false, execArgv: [] });
     this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     return new Promise((resolve, reject) => {
       worker.once('error', (e) => {
