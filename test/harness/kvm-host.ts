@@ -4,9 +4,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
-import { ensureKernel } from '../../images/kernel.js';
+import { cacheDir, ensureKernel } from '../../images/kernel.js';
 import { ConsoleStream } from './console-stream.js';
-import { CMDLINE_SHARED, ensureL1Initramfs, HOSTROOT_TAG, RUN_SCRIPT_NAME, SHARED_TMP_TAG } from './l1-initramfs.js';
+import { CMDLINE_KEEP, CMDLINE_SHARED, ensureL1Initramfs, HOSTROOT_TAG, RUN_SCRIPT_NAME, SHARED_TMP_TAG } from './l1-initramfs.js';
 
 /** QEMU settings from reference/kvm-host.md. */
 const QEMU = 'qemu-system-x86_64';
@@ -119,9 +119,12 @@ export async function runInKvmHost(opts: KvmHostOptions): Promise<KvmHostResult>
   }
   // The path travels on the kernel command line, so it must be one plain word.
   if (!SAFE_PATH_RE.test(sharedTmp)) throw new KvmHostError(`kvm-host: shared folder path "${sharedTmp}" has characters other than [A-Za-z0-9._/-]`);
+  // L1's /tmp is its own tmpfs: a checkout or cache that lives under the host's /tmp is mounted back in.
+  const cwd = path.resolve(opts.cwd ?? process.cwd());
+  const keep = [...new Set([cwd, cacheDir()].map((p) => path.resolve(p)))].filter((p) => p.startsWith('/tmp/') && SAFE_PATH_RE.test(p));
   const scriptPath = path.join(sharedTmp, RUN_SCRIPT_NAME);
   const env = { ...defaultEnv(), [SHARED_DIR_ENV]: sharedTmp, ...opts.env };
-  fs.writeFileSync(scriptPath, runScript(opts.argv, path.resolve(opts.cwd ?? process.cwd()), env));
+  fs.writeFileSync(scriptPath, runScript(opts.argv, cwd, env));
 
   const args = [
     '-accel', 'tcg,thread=multi',
@@ -131,7 +134,7 @@ export async function runInKvmHost(opts: KvmHostOptions): Promise<KvmHostResult>
     '-nographic', '-no-reboot',
     '-kernel', kernel.vmlinuz,
     '-initrd', initrd,
-    '-append', `${L1_CMDLINE} ${CMDLINE_SHARED}=${sharedTmp}`,
+    '-append', `${L1_CMDLINE} ${CMDLINE_SHARED}=${sharedTmp}${keep.length ? ` ${CMDLINE_KEEP}=${keep.join(',')}` : ''}`,
     '-virtfs', `local,path=/,mount_tag=${HOSTROOT_TAG},security_model=none,readonly=on,multidevs=remap`,
     '-virtfs', `local,path=${sharedTmp},mount_tag=${SHARED_TMP_TAG},security_model=none,multidevs=remap`,
   ];

@@ -18,6 +18,11 @@ export const SHARED_TMP_TAG = 'kqtmp';
 /** The script L1 runs, in the shared folder; the folder's path comes on the kernel command line as kq.shared=. */
 export const RUN_SCRIPT_NAME = '.kqubes-l1-run.sh';
 export const CMDLINE_SHARED = 'kq.shared';
+/**
+ * Host folders under /tmp that must stay visible inside L1 although its /tmp is a fresh tmpfs (a checkout or a
+ * cache that lives in /tmp): comma-separated; each gets its own overlay (host copy read-only, writes discarded).
+ */
+export const CMDLINE_KEEP = 'kq.keep';
 /** Exit code L1 reports when it could not set up the chroot (the command never ran). */
 export const L1_SETUP_FAILED_RC = 125;
 
@@ -49,6 +54,13 @@ mount -t devpts -o newinstance,ptmxmode=0666 devpts /host/dev/pts
 mount -t tmpfs tmpfs /host/dev/shm
 mount -t tmpfs tmpfs /host/run
 mount -t tmpfs -o mode=1777 tmpfs /host/tmp
+keep=$(sed -n 's/.*${CMDLINE_KEEP}=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
+i=0
+for p in $(echo "$keep" | tr ',' ' '); do
+  i=$((i+1))
+  mkdir -p "/host$p" "/upper/keep$i/data" "/upper/keep$i/work"
+  mount -t overlay -o "lowerdir=/lower$p,upperdir=/upper/keep$i/data,workdir=/upper/keep$i/work" overlay "/host$p" || fail "cannot make $p visible inside L1"
+done
 shared=$(sed -n 's/.*${CMDLINE_SHARED}=\\([^ ]*\\).*/\\1/p' /proc/cmdline)
 [ -n "$shared" ] || fail "no ${CMDLINE_SHARED}= on the kernel command line"
 mkdir -p "/host$shared"
