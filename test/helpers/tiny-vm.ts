@@ -11,6 +11,7 @@ import type { VcpuFd } from '../../vmm/kvm/vcpu.js';
 import type { VmFd } from '../../vmm/kvm/vm.js';
 import { GuestAddress, GuestMemory } from '../../vmm/memory/guest-memory.js';
 import { Vm } from '../../vmm/runtime/vm.js';
+import { ExitRing } from '../../vmm/vcpu/exit-ring.js';
 import { VcpuThread } from '../../vmm/vcpu/vcpu-thread.js';
 import { setupProtected32, setupRealMode, TINY_STACK_TOP, type CpuMode } from './tiny-guest.js';
 
@@ -129,6 +130,8 @@ export function buildTinyVm(opts: TinyVmOptions): TinyVm {
   const kickSignal = native.sigrtmin() + KICK_SIGNAL_OFFSET;
   native.installNoopSignalHandler(kickSignal);
   const vcpuFds: VcpuFd[] = [];
+  // one exit ring for all vCPUs, as the VM builder does
+  const ring = new ExitRing();
   opts.vcpus.forEach((spec, id) => {
     const vcpu = vmFd.createVcpu(id);
     vcpuFds.push(vcpu);
@@ -145,6 +148,7 @@ export function buildTinyVm(opts: TinyVmOptions): TinyVm {
         kickSignal,
         pio,
         mmio,
+        ring,
         log,
         onGuestStop: (reason) => void guestStops.push({ vcpuId: id, reason }),
         onError: (message) => void errors.push(message),

@@ -22,6 +22,7 @@ import { Vm } from '../runtime/vm.js';
 import type { DeviceDescription } from '../api/protocol.js';
 import { COM1_IRQ, COM1_PORT_BASE, COM1_PORT_LEN, I8042_DATA_PORT, I8042_KEYBOARD_IRQ } from '../devices/legacy/ports.js';
 import { VcpuThread } from '../vcpu/vcpu-thread.js';
+import { ExitRing } from '../vcpu/exit-ring.js';
 import type { VmConfig } from '../config/vm-config.js';
 
 export interface BuildOptions {
@@ -113,6 +114,7 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
   native.installNoopSignalHandler(kickSignal);
   const supportedCpuid = kvm.supportedCpuid();
   const runMmapSize = kvm.vcpuMmapSize();
+  const ring = new ExitRing();
   for (let id = 0; id < config.vcpus; id++) {
     const vcpu = vmFd.createVcpu(id);
     configureVcpu(vcpu, { id, count: config.vcpus, supportedCpuid, boot });
@@ -122,6 +124,7 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
         vcpuFd: vcpu.fd,
         runMmapSize,
         kickSignal,
+        ring,
         pio,
         mmio,
         log,

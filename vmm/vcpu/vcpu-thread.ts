@@ -1,10 +1,11 @@
-// The main thread's handle on one vCPU worker: starts it, answers its PIO/MMIO exits from the buses,
+// The main thread's handle on one vCPU worker: starts it, serves its PIO/MMIO accesses from the buses,
 // and parks, resumes or stops it (kicking it out of KVM_RUN with immediate_exit and a signal).
 import { Worker } from 'node:worker_threads';
 import { native } from '../../kvm-native/index.js';
 import type { Bus } from '../bus/bus.js';
 import { KvmRunView } from '../kvm/run-view.js';
-import { ACCESS, MAILBOX, SLOT, createExitChannel, type ExitChannel, type VcpuMessage, type VcpuWorkerData } from './exit-channel.js';
+import { SLOT, createExitChannel, type ExitChannel, type VcpuMessage, type VcpuWorkerData } from './exit-channel.js';
+import { ACCESS, ExitRing } from './exit-ring.js';
 
 const PROT_READ = 0x1;
 const PROT_WRITE = 0x2;
@@ -22,6 +23,8 @@ export interface VcpuThreadOptions {
   /** KVM could not go on with this vCPU */
   readonly onError: (message: string) => void;
   readonly log: (line: string) => void;
+  /** the VM's exit ring, shared by all its vCPUs so that their accesses are served in the order issued */
+  readonly ring?: ExitRing;
 }
 
 export class VcpuThread {
@@ -31,9 +34,11 @@ export class VcpuThread {
   private parkedWaiters: (() => void)[] = [];
   private exited: Promise<void> | undefined;
   private unhandledLogged = 0;
+  private readonly ring: ExitRing;
 
   constructor(private readonly opts: VcpuThreadOptions) {
     this.channel = createExitChannel();
+    this.ring = opts.ring ?? new ExitRing();
     // The main thread's own mapping of this vCPU's kvm_run: used to set immediate_exit when kicking.
     this.run = new KvmRunView(native.mmap(opts.runMmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, opts.vcpuFd, 0n));
   }
@@ -50,6 +55,7 @@ export class VcpuThread {
       runMmapSize: this.opts.runMmapSize,
       kickSignal: this.opts.kickSignal,
       channel: this.channel.sab,
+      ring: this.ring.sab,
       pioRanges: this.opts.pio.entries().map((e) => [e.base, e.len] as const),
     };
     // execArgv []: the worker needs none of the parent's loader hooks (`--import`, as test runners add); inherited,
@@ -74,8 +80,8 @@ export class VcpuThread {
 
   private onMessage(msg: VcpuMessage): void {
     switch (msg.type) {
-      case 'exit':
-        this.answerExit();
+      case 'doorbell':
+        this.ring.drain(this.serve);
         break;
       case 'parked': {
         const waiters = this.parkedWaiters;
@@ -95,14 +101,8 @@ export class VcpuThread {
     }
   }
 
-  /** Serves the access waiting in the mailbox from the buses, then wakes the worker. */
-  private answerExit(): void {
-    const { ctl, data } = this.channel;
-    if (Atomics.load(ctl, SLOT.MAILBOX) !== MAILBOX.REQUEST) return;
-    const access = ctl[SLOT.ACCESS]!;
-    const addr = (ctl[SLOT.ADDR_HI]! >>> 0) * 0x1_0000_0000 + (ctl[SLOT.ADDR_LO]! >>> 0);
-    const size = Math.min(Math.max(ctl[SLOT.SIZE]!, 0), 8);
-    const bytes = data.subarray(0, size);
+  /** One access against the buses. A device must never take the VMM down: errors are logged. */
+  private readonly serve = (access: number, addr: number, bytes: Uint8Array): void => {
     let handled: boolean;
     try {
       switch (access) {
@@ -122,17 +122,14 @@ export class VcpuThread {
           break;
       }
     } catch (e) {
-      // A device must never take the VMM down: log and answer as if nothing was there.
       handled = true;
       this.opts.log(`device error at ${access <= ACCESS.PIO_WRITE ? 'port' : 'address'} 0x${addr.toString(16)}: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (!handled && this.unhandledLogged < 16) {
+    if (!handled && access >= ACCESS.MMIO_READ && this.unhandledLogged < 16) {
       this.unhandledLogged++;
-      if (access >= ACCESS.MMIO_READ) this.opts.log(`vCPU ${this.opts.vcpuId}: MMIO access to unmapped address 0x${addr.toString(16)} ignored`);
+      this.opts.log(`MMIO access to unmapped address 0x${addr.toString(16)} ignored`);
     }
-    Atomics.store(ctl, SLOT.MAILBOX, MAILBOX.RESPONSE);
-    Atomics.notify(ctl, SLOT.MAILBOX);
-  }
+  };
 
   private kick(): void {
     this.run.immediateExit = 1;

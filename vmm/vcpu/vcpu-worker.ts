@@ -1,9 +1,10 @@
 // Entry point of a vCPU worker thread: runs KVM_RUN in a loop and hands each PIO/MMIO exit to the
-// main thread's buses through the exit channel, waiting in place for the answer.
+// main thread's buses through the VM's exit ring (writes posted, reads answered in place).
 import { parentPort, workerData } from 'node:worker_threads';
 import { native } from '../../kvm-native/index.js';
 import { KvmRunView } from '../kvm/run-view.js';
-import { ACCESS, MAILBOX, SLOT, createExitChannel, type VcpuMessage, type VcpuWorkerData } from './exit-channel.js';
+import { SLOT, createExitChannel, type VcpuMessage, type VcpuWorkerData } from './exit-channel.js';
+import { ACCESS, ExitRing } from './exit-ring.js';
 import { KVM_EXIT, KVM_SYSTEM_EVENT } from '../kvm/exit-reasons.js';
 
 const EINTR_RESULT = -4;
@@ -21,19 +22,12 @@ function post(msg: VcpuMessage): void {
   port.postMessage(msg);
 }
 
-/** Hands one access to the main thread and blocks until it is answered. */
-function roundTrip(access: number, addr: number, bytes: Uint8Array): void {
-  ctl[SLOT.ACCESS] = access;
-  ctl[SLOT.ADDR_LO] = addr >>> 0;
-  ctl[SLOT.ADDR_HI] = Math.floor(addr / 0x1_0000_0000);
-  ctl[SLOT.SIZE] = bytes.length;
-  const isWrite = access === ACCESS.PIO_WRITE || access === ACCESS.MMIO_WRITE;
-  if (isWrite) channel.data.set(bytes);
-  Atomics.store(ctl, SLOT.MAILBOX, MAILBOX.REQUEST);
-  post({ type: 'exit' });
-  while (Atomics.load(ctl, SLOT.MAILBOX) === MAILBOX.REQUEST) Atomics.wait(ctl, SLOT.MAILBOX, MAILBOX.REQUEST);
-  if (!isWrite) bytes.set(channel.data.subarray(0, bytes.length));
-  Atomics.store(ctl, SLOT.MAILBOX, MAILBOX.IDLE);
+const ring = new ExitRing(data.ring);
+const ringDoorbell = (): void => post({ type: 'doorbell' });
+
+/** Hands one access to the main thread's buses: writes are posted, reads wait for their answer. */
+function submit(access: number, addr: number, bytes: Uint8Array): void {
+  ring.submit(access, addr, bytes, ringDoorbell);
 }
 
 function hasPioDevice(port: number, size: number): boolean {
@@ -53,14 +47,14 @@ function handleIo(): void {
   // `rep ins/outs` exits once with count > 1: the values lie back to back at data_offset.
   for (let i = 0; i < count; i++) {
     const bytes = run.ioData(i);
-    roundTrip(write ? ACCESS.PIO_WRITE : ACCESS.PIO_READ, portNo, bytes);
+    submit(write ? ACCESS.PIO_WRITE : ACCESS.PIO_READ, portNo, bytes);
     if (size === 0) break;
   }
 }
 
 function handleMmio(): void {
   const bytes = run.mmioData();
-  roundTrip(run.mmioIsWrite ? ACCESS.MMIO_WRITE : ACCESS.MMIO_READ, run.mmioPhysAddr, bytes);
+  submit(run.mmioIsWrite ? ACCESS.MMIO_WRITE : ACCESS.MMIO_READ, run.mmioPhysAddr, bytes);
 }
 
 function park(): void {
