@@ -6,10 +6,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
-import { native } from '../kvm-native/index.js';
 import { Bus } from '../vmm/bus/bus.js';
 import type { BusDevice } from '../vmm/bus/bus-device.js';
-import { VcpuThread } from '../vmm/vcpu/vcpu-thread.js';
+import { VcpuThread, vcpuKickSignal } from '../vmm/vcpu/vcpu-thread.js';
 import { tinyGuest } from '../test/helpers/tiny-guest.js';
 import { EXIT_PORT, exitGuestCode, toHex } from './exit-guest.js';
 import { median, row, type SummaryRow } from './summary.js';
@@ -19,8 +18,6 @@ const run = promisify(execFile);
 /** Goal: a qvmm exit costs at most 1.3x the C loop's. */
 export const EXITS_GOAL = 1.3;
 const C_SOURCE = path.join(REPO_ROOT, 'bench', 'exit-loop.c');
-/** SIGRTMIN + 5, as vmm/builder/build-vm.ts kicks vCPU threads. */
-const KICK_SIGNAL_OFFSET = 5;
 const C_TIMEOUT_MS = 600_000;
 
 /** The device the guest writes to: counts writes and sums their bytes (so the access is really consumed). */
@@ -50,8 +47,7 @@ async function qvmmOnce(n: number): Promise<number> {
   const device = new CountingDevice();
   const pio = new Bus('pio');
   pio.insert(device, EXIT_PORT, 1, 'bench-counter');
-  const kickSignal = native.sigrtmin() + KICK_SIGNAL_OFFSET;
-  native.installNoopSignalHandler(kickSignal);
+  const kickSignal = vcpuKickSignal();
   let resolveStop!: (reason: string) => void;
   let rejectStop!: (e: Error) => void;
   const stopped = new Promise<string>((resolve, reject) => ((resolveStop = resolve), (rejectStop = reject)));

@@ -12,15 +12,13 @@ import type { VmFd } from '../../vmm/kvm/vm.js';
 import { GuestAddress, GuestMemory } from '../../vmm/memory/guest-memory.js';
 import { Vm } from '../../vmm/runtime/vm.js';
 import { ExitRing } from '../../vmm/vcpu/exit-ring.js';
-import { VcpuThread } from '../../vmm/vcpu/vcpu-thread.js';
+import { VcpuThread, vcpuKickSignal } from '../../vmm/vcpu/vcpu-thread.js';
 import { setupProtected32, setupRealMode, TINY_STACK_TOP, type CpuMode } from './tiny-guest.js';
 
 /** Default RAM of a tiny VM: 64 KiB at guest-physical 0 (real mode reaches all of it with segment bases 0). */
 export const TINY_VM_MEM_SIZE = 0x10000;
 /** TSS pages KVM wants on Intel (harmless on AMD); inside the unmapped space below 4 GiB. */
 const TINY_TSS_ADDR = 0xfffb_d000;
-/** SIGRTMIN + 5 kicks vCPU threads out of KVM_RUN, as build-vm.ts does. */
-const KICK_SIGNAL_OFFSET = 5;
 const MIB = 1024 * 1024;
 
 /** LAPIC register page (kvm_lapic_state) offset of LVT0 (LINT0, where the 8259 PIC's output arrives). */
@@ -127,8 +125,7 @@ export function buildTinyVm(opts: TinyVmOptions): TinyVm {
   const guestStops: GuestStop[] = [];
   const errors: string[] = [];
 
-  const kickSignal = native.sigrtmin() + KICK_SIGNAL_OFFSET;
-  native.installNoopSignalHandler(kickSignal);
+  const kickSignal = vcpuKickSignal();
   const vcpuFds: VcpuFd[] = [];
   // one exit ring for all vCPUs, as the VM builder does
   const ring = new ExitRing();

@@ -1,7 +1,6 @@
 // Turns a validated VmConfig into a ready-to-start Vm: guest memory, kernel and ACPI tables first (so bad
 // kernels and initrds fail before KVM is touched), then the KVM VM, irqchip and PIT, devices on the buses, vCPUs.
 import fs from 'node:fs';
-import { native } from '../../kvm-native/index.js';
 import { Kvm } from '../kvm/kvm.js';
 import type { VmFd } from '../kvm/vm.js';
 import { GuestMemory } from '../memory/guest-memory.js';
@@ -21,7 +20,7 @@ import { IrqLine } from '../runtime/irq.js';
 import { Vm } from '../runtime/vm.js';
 import type { DeviceDescription } from '../api/protocol.js';
 import { COM1_IRQ, COM1_PORT_BASE, COM1_PORT_LEN, I8042_DATA_PORT, I8042_KEYBOARD_IRQ } from '../devices/legacy/ports.js';
-import { VcpuThread } from '../vcpu/vcpu-thread.js';
+import { VcpuThread, vcpuKickSignal } from '../vcpu/vcpu-thread.js';
 import { ExitRing } from '../vcpu/exit-ring.js';
 import type { VmConfig } from '../config/vm-config.js';
 
@@ -35,8 +34,6 @@ export interface BuildOptions {
 const KVM_TSS_ADDR = 0xfffb_d000;
 const KVM_IDENTITY_MAP_ADDR = 0xfffb_c000n;
 const KVM_PIT_SPEAKER_DUMMY = 1;
-/** SIGRTMIN + 5: the signal that kicks a vCPU thread out of KVM_RUN (glibc keeps the first two for itself). */
-const KICK_SIGNAL_OFFSET = 5;
 
 interface PlannedVirtio {
   readonly device: VirtioDevice & { close?: () => void | Promise<void> };
@@ -110,8 +107,7 @@ export async function buildVm(config: VmConfig, opts: BuildOptions): Promise<Vm>
     if (p.device.close) vm.own({ close: () => p.device.close!() });
   });
 
-  const kickSignal = native.sigrtmin() + KICK_SIGNAL_OFFSET;
-  native.installNoopSignalHandler(kickSignal);
+  const kickSignal = vcpuKickSignal();
   const supportedCpuid = kvm.supportedCpuid();
   const runMmapSize = kvm.vcpuMmapSize();
   const ring = new ExitRing();

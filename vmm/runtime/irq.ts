@@ -1,8 +1,7 @@
 // Interrupt lines from devices to the in-kernel irqchip, each an eventfd registered with KVM_IRQFD.
 import { native } from '../../kvm-native/index.js';
 
-const EFD_CLOEXEC = 0o2000000;
-const EFD_NONBLOCK = 0o4000;
+import { EFD_CLOEXEC, EFD_NONBLOCK } from '../kvm/constants.js';
 
 /** An edge-triggered GSI: writing the eventfd makes KVM inject the interrupt without leaving the kernel. */
 export class IrqLine {

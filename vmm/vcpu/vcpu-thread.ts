@@ -3,13 +3,23 @@
 import { Worker } from 'node:worker_threads';
 import { native } from '../../kvm-native/index.js';
 import type { Bus } from '../bus/bus.js';
-import { KvmRunView } from '../kvm/run-view.js';
+import { KvmRun } from '../kvm/run.js';
+import { MAP_SHARED, PROT_READ, PROT_WRITE } from '../kvm/constants.js';
 import { SLOT, createExitChannel, type ExitChannel, type VcpuMessage, type VcpuWorkerData } from './exit-channel.js';
 import { ACCESS, ExitRing } from './exit-ring.js';
 
-const PROT_READ = 0x1;
-const PROT_WRITE = 0x2;
-const MAP_SHARED = 0x01;
+/** SIGRTMIN + 5 kicks a vCPU thread out of KVM_RUN (glibc keeps the first real-time signals for itself). */
+const KICK_SIGNAL_OFFSET = 5;
+let kickSignal = 0;
+
+/** The signal that kicks vCPU threads, its no-op handler (no SA_RESTART) installed once per process. */
+export function vcpuKickSignal(): number {
+  if (kickSignal === 0) {
+    kickSignal = native.sigrtmin() + KICK_SIGNAL_OFFSET;
+    native.installNoopSignalHandler(kickSignal);
+  }
+  return kickSignal;
+}
 
 export interface VcpuThreadOptions {
   readonly vcpuId: number;
@@ -29,7 +39,7 @@ export interface VcpuThreadOptions {
 
 export class VcpuThread {
   private readonly channel: ExitChannel;
-  private readonly run: KvmRunView;
+  private readonly run: KvmRun;
   private tid = 0;
   private parkedWaiters: (() => void)[] = [];
   private exited: Promise<void> | undefined;
@@ -40,7 +50,7 @@ export class VcpuThread {
     this.channel = createExitChannel();
     this.ring = opts.ring ?? new ExitRing();
     // The main thread's own mapping of this vCPU's kvm_run: used to set immediate_exit when kicking.
-    this.run = new KvmRunView(native.mmap(opts.runMmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, opts.vcpuFd, 0n));
+    this.run = new KvmRun(native.mmap(opts.runMmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, opts.vcpuFd, 0n));
   }
 
   get id(): number {

@@ -2,21 +2,18 @@
 // main thread's buses through the VM's exit ring (writes posted, reads answered in place).
 import { parentPort, workerData } from 'node:worker_threads';
 import { native } from '../../kvm-native/index.js';
-import { KvmRunView } from '../kvm/run-view.js';
+import { KvmRun } from '../kvm/run.js';
 import { SLOT, createExitChannel, type VcpuMessage, type VcpuWorkerData } from './exit-channel.js';
 import { ACCESS, ExitRing } from './exit-ring.js';
-import { KVM_EXIT, KVM_SYSTEM_EVENT } from '../kvm/exit-reasons.js';
+import { KVM_EXIT, KVM_SYSTEM_EVENT, MAP_SHARED, PROT_READ, PROT_WRITE } from '../kvm/constants.js';
 
 const EINTR_RESULT = -4;
-const PROT_READ = 0x1;
-const PROT_WRITE = 0x2;
-const MAP_SHARED = 0x01;
 
 const data = workerData as VcpuWorkerData;
 const port = parentPort!;
 const channel = createExitChannel(data.channel);
 const { ctl } = channel;
-const run = new KvmRunView(native.mmap(data.runMmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, data.vcpuFd, 0n));
+const run = new KvmRun(native.mmap(data.runMmapSize, PROT_READ | PROT_WRITE, MAP_SHARED, data.vcpuFd, 0n));
 
 function post(msg: VcpuMessage): void {
   port.postMessage(msg);
